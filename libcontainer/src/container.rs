@@ -1,0 +1,505 @@
+//! The container lifecycle — create, start, state, kill, delete — over a state directory that
+//! separate processes (an engine's shim calling the CLI) can share.
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use oci_spec::runtime::Hooks;
+use serde::{Deserialize, Serialize};
+
+use crate::cgroups::Manager;
+use crate::error::{IoContext, SysContext};
+use crate::launch::{self, Launch, EXEC_SOCKET};
+use crate::spec::Bundle;
+use crate::state::{now_rfc3339, write_atomic, StateDir};
+use crate::sys::process::{pidfd_open, pidfd_send_signal};
+use crate::{hooks, id, Error, Result, State, Status};
+
+/// Default state root, as runc's is `/run/runc`.
+pub const DEFAULT_ROOT: &str = "/run/berth";
+
+/// Options of [`Container::create`]; the CLI's `create` flags map onto these one to one.
+#[derive(Clone, Debug)]
+pub struct CreateOptions {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub root: PathBuf,
+    pub pid_file: Option<PathBuf>,
+    pub console_socket: Option<PathBuf>,
+    /// Fds after 0-2 that pass into the container: `LISTEN_FDS` plus `--preserve-fds`.
+    pub extra_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+    /// The caller will not stay attached (create, run --detach): a terminal then needs a
+    /// console socket.
+    pub detach: bool,
+}
+
+impl CreateOptions {
+    pub fn new(id: impl Into<String>, bundle: impl Into<PathBuf>) -> Self {
+        CreateOptions {
+            id: id.into(),
+            bundle: bundle.into(),
+            root: PathBuf::from(DEFAULT_ROOT),
+            pid_file: None,
+            console_socket: None,
+            extra_fds: 0,
+            no_pivot: false,
+            no_new_keyring: false,
+            detach: true,
+        }
+    }
+    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
+        self.root = root.into();
+        self
+    }
+    pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.pid_file = Some(path.into());
+        self
+    }
+    pub fn console_socket(mut self, path: impl Into<PathBuf>) -> Self {
+        self.console_socket = Some(path.into());
+        self
+    }
+    pub fn extra_fds(mut self, n: u32) -> Self {
+        self.extra_fds = n;
+        self
+    }
+    pub fn no_pivot(mut self, yes: bool) -> Self {
+        self.no_pivot = yes;
+        self
+    }
+    pub fn no_new_keyring(mut self, yes: bool) -> Self {
+        self.no_new_keyring = yes;
+        self
+    }
+    pub fn detach(mut self, yes: bool) -> Self {
+        self.detach = yes;
+        self
+    }
+}
+
+/// What is kept in `<root>/<id>/state.json` between commands.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Record {
+    id: String,
+    pid: i32,
+    /// Init's start time (clock ticks since boot): tells init from a later process that was
+    /// given the same pid.
+    start_time: u64,
+    bundle: PathBuf,
+    rootfs: PathBuf,
+    created: String,
+    #[serde(default)]
+    annotations: HashMap<String, String>,
+    #[serde(default)]
+    hooks: Option<Hooks>,
+    cgroup: Manager,
+}
+
+/// A container, as found in (or just written to) its state directory.
+pub struct Container {
+    root: PathBuf,
+    record: Record,
+    /// Set in the process that created the container: init is our child and can be waited for.
+    child: Option<OwnedFd>,
+}
+
+impl Container {
+    /// Builds the container from its bundle and leaves init blocked before `execve`. On failure
+    /// nothing is left behind: no process, cgroup, mount or state directory.
+    pub fn create(opts: &CreateOptions) -> Result<Container> {
+        id::validate(&opts.id)?;
+        for fd in 3..3 + opts.extra_fds as i32 {
+            if !crate::sys::process::fd_is_open(fd) {
+                return Err(Error::Usage(format!(
+                    "preserved fd {fd} (of {}) is not open",
+                    opts.extra_fds
+                )));
+            }
+        }
+        let bundle = Bundle::load(&opts.bundle)?;
+        let process = bundle.spec.process().as_ref().expect("validated");
+        let terminal = process.terminal().unwrap_or(false);
+        match (terminal, opts.console_socket.is_some()) {
+            (true, false) if opts.detach => {
+                return Err(Error::Usage(
+                    "cannot allocate tty if berth will detach without setting console socket".into(),
+                ))
+            }
+            (true, false) => {
+                return Err(Error::Usage(
+                    "process.terminal in the foreground needs --console-socket (the pty proxy is not implemented yet)".into(),
+                ))
+            }
+            (false, true) => {
+                return Err(Error::Usage(
+                    "cannot use console socket if berth will not allocate tty (process.terminal is false)".into(),
+                ))
+            }
+            _ => {}
+        }
+        let linux = bundle.spec.linux().as_ref().expect("validated");
+        let cgroup = Manager::new(linux.cgroups_path().as_deref(), &opts.id)?;
+        let dir = StateDir::create(&opts.root, &opts.id)?;
+        match Self::build(opts, &bundle, &dir, cgroup) {
+            Ok(c) => Ok(c),
+            Err((e, cgroup)) => {
+                if let Some(cg) = cgroup {
+                    let _ = cg.destroy();
+                }
+                let _ = dir.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// The part of create after the state directory exists; on error, hands back the cgroup
+    /// (if it was created) so the caller can remove it.
+    fn build(
+        opts: &CreateOptions,
+        bundle: &Bundle,
+        dir: &StateDir,
+        cgroup: Manager,
+    ) -> std::result::Result<Container, (Error, Option<Manager>)> {
+        cgroup.create().map_err(|e| (e, None))?;
+        let fail = |e| (e, Some(cgroup.clone()));
+        if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+            cgroup.set(res).map_err(fail)?;
+        }
+        let launched = launch::launch(&Launch {
+            id: &opts.id,
+            bundle,
+            state_dir: dir,
+            cgroup: &cgroup,
+            console_socket: opts.console_socket.as_deref(),
+            extra_fds: opts.extra_fds,
+            no_pivot: opts.no_pivot,
+            no_new_keyring: opts.no_new_keyring,
+        })
+        .map_err(fail)?;
+        let pid = launched.pid.as_raw();
+        let kill = |e: Error| {
+            let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
+            let _ = waitpid(launched.pid, None);
+            fail(e)
+        };
+        let start_time = proc_start_time(pid)
+            .ok_or_else(|| Error::Init("container init died during create".into()))
+            .map_err(kill)?;
+        let record = Record {
+            id: opts.id.clone(),
+            pid,
+            start_time,
+            bundle: bundle.path.clone(),
+            rootfs: bundle.rootfs.clone(),
+            created: now_rfc3339(),
+            annotations: bundle.spec.annotations().clone().unwrap_or_default(),
+            hooks: bundle.spec.hooks().clone(),
+            cgroup: cgroup.clone(),
+        };
+        dir.save(&record).map_err(kill)?;
+        if let Some(pid_file) = &opts.pid_file {
+            write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill)?;
+        }
+        Ok(Container {
+            root: opts.root.clone(),
+            record,
+            child: Some(launched.pidfd),
+        })
+    }
+
+    /// Loads the container `id` from the state root.
+    pub fn load(root: &Path, id: &str) -> Result<Container> {
+        id::validate(id)?;
+        let dir = StateDir::open(root, id)?;
+        let record = dir.load()?;
+        Ok(Container {
+            root: root.to_path_buf(),
+            record,
+            child: None,
+        })
+    }
+
+    /// Every container under `root`, in directory order; entries that vanish while being read
+    /// (a concurrent delete) are skipped.
+    pub fn list(root: &Path) -> Result<Vec<Container>> {
+        let entries = match std::fs::read_dir(root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(Error::io("read dir", root, e)),
+        };
+        let mut out = Vec::new();
+        for entry in entries {
+            let entry = entry.ctx("read dir", root)?;
+            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if id::validate(&name).is_err() || !entry.path().is_dir() {
+                continue;
+            }
+            match Self::load(root, &name) {
+                Ok(c) => out.push(c),
+                Err(Error::NotExist) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(out)
+    }
+
+    pub fn id(&self) -> &str {
+        &self.record.id
+    }
+
+    /// Init's pid in the runtime's pid namespace.
+    pub fn pid(&self) -> i32 {
+        self.record.pid
+    }
+
+    pub fn bundle(&self) -> &Path {
+        &self.record.bundle
+    }
+
+    fn dir(&self) -> Result<StateDir> {
+        StateDir::open(&self.root, &self.record.id)
+    }
+
+    /// The current status, worked out from init's liveness and the exec socket.
+    pub fn status(&self) -> Status {
+        if proc_start_time(self.record.pid) != Some(self.record.start_time) {
+            return Status::Stopped;
+        }
+        if self.root.join(&self.record.id).join(EXEC_SOCKET).exists() {
+            return Status::Created;
+        }
+        if self.record.cgroup.is_frozen().unwrap_or(false) {
+            return Status::Paused;
+        }
+        Status::Running
+    }
+
+    /// The state as `berth state` prints it.
+    pub fn state(&self) -> Result<State> {
+        let dir = self.dir()?;
+        let status = self.status();
+        let owner = dir
+            .owner_uid()
+            .ok()
+            .and_then(|uid| nix::unistd::User::from_uid(uid.into()).ok().flatten())
+            .map(|u| u.name)
+            .unwrap_or_default();
+        Ok(State {
+            oci_version: crate::OCI_VERSION.to_string(),
+            id: self.record.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { self.record.pid },
+            status,
+            bundle: self.record.bundle.clone(),
+            rootfs: self.record.rootfs.clone(),
+            created: self.record.created.clone(),
+            annotations: self.record.annotations.clone(),
+            owner,
+        })
+    }
+
+    /// The runtime-spec state JSON that hooks read.
+    fn hook_state(&self, status: Status) -> Vec<u8> {
+        serde_json::to_vec(&serde_json::json!({
+            "ociVersion": crate::OCI_VERSION,
+            "id": self.record.id,
+            "status": status,
+            "pid": if status == Status::Stopped { 0 } else { self.record.pid },
+            "bundle": self.record.bundle,
+            "annotations": self.record.annotations,
+        }))
+        .expect("state serialises")
+    }
+
+    /// Releases init: it runs the startContainer hooks and `execve`s the process. Returns after
+    /// the `execve` (or with init's error), then runs the poststart hooks; if one fails the
+    /// container is killed and the error returned.
+    pub fn start(&self) -> Result<()> {
+        let dir = self.dir()?;
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::InvalidState(
+                    "cannot start a container that has stopped".into(),
+                ))
+            }
+            _ => {
+                return Err(Error::InvalidState(
+                    "cannot start an already running container".into(),
+                ))
+            }
+        }
+        let sock = launch::exec_socket_path(&dir);
+        let mut conn = UnixStream::connect(&sock).ctx("connect", dir.join(EXEC_SOCKET))?;
+        let _ = std::fs::remove_file(dir.join(EXEC_SOCKET));
+        conn.write_all(b"1").ctx("write", dir.join(EXEC_SOCKET))?;
+        let mut reply = String::new();
+        let _ = conn.read_to_string(&mut reply);
+        if !reply.is_empty() {
+            return Err(Error::Init(reply));
+        }
+        let h = self.record.hooks.as_ref();
+        if let Err(e) = hooks::run(
+            "poststart",
+            h.and_then(|h| h.poststart().as_ref()),
+            &self.hook_state(Status::Running),
+        ) {
+            let _ = self.signal_init(libc::SIGKILL);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Sends `sig` to init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
+        let _dir = self.dir()?;
+        if self.status() == Status::Stopped {
+            return Err(Error::InvalidState("container not running".into()));
+        }
+        if all {
+            self.record.cgroup.kill(sig)
+        } else {
+            self.signal_init(sig)
+        }
+    }
+
+    fn signal_init(&self, sig: i32) -> Result<()> {
+        let pid = self.record.pid;
+        let pidfd = pidfd_open(pid).sys("pidfd_open", pid)?;
+        // The pidfd pins the process: if it is still the one we started, the signal reaches it.
+        if proc_start_time(pid) != Some(self.record.start_time) {
+            return Err(Error::InvalidState("container not running".into()));
+        }
+        pidfd_send_signal(pidfd.as_fd(), sig).sys("kill", pid)
+    }
+
+    /// Deletes the container: a created or stopped one always; a running or paused one only
+    /// with `force`, which kills all its processes first. Runs the poststop hooks (a failure is
+    /// a warning, as the spec says) and removes the cgroup and the state.
+    pub fn delete(self, force: bool) -> Result<()> {
+        let dir = self.dir()?;
+        match self.status() {
+            Status::Stopped => {}
+            Status::Created => self.kill_and_wait(false)?,
+            s if force => {
+                let _ = s;
+                self.kill_and_wait(true)?
+            }
+            s => {
+                return Err(Error::InvalidState(format!(
+                    "cannot delete container {} that is not stopped: {s}",
+                    self.record.id
+                )))
+            }
+        }
+        let mut result = self.record.cgroup.destroy();
+        let h = self.record.hooks.as_ref();
+        if let Err(e) = hooks::run(
+            "poststop",
+            h.and_then(|h| h.poststop().as_ref()),
+            &self.hook_state(Status::Stopped),
+        ) {
+            tracing::warn!("{e}");
+        }
+        let removed = dir.remove();
+        if result.is_ok() {
+            result = removed;
+        }
+        result
+    }
+
+    /// SIGKILLs init (and with `all` every process of the cgroup) and waits until init is gone.
+    fn kill_and_wait(&self, all: bool) -> Result<()> {
+        let pid = self.record.pid;
+        let Ok(pidfd) = pidfd_open(pid) else {
+            return Ok(()); // already gone
+        };
+        if proc_start_time(pid) != Some(self.record.start_time) {
+            return Ok(());
+        }
+        if all {
+            self.record.cgroup.kill(libc::SIGKILL)?;
+        }
+        let _ = pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL);
+        wait_pidfd(&pidfd, Duration::from_secs(10));
+        Ok(())
+    }
+
+    /// Waits for init to exit and returns its exit code (128 + signal if it was killed), as
+    /// `run` reports it. Only the process that created the container can wait for it.
+    pub fn wait(&self) -> Result<i32> {
+        if self.child.is_none() {
+            return Err(Error::Usage(
+                "only the process that created the container can wait for it".into(),
+            ));
+        }
+        let pid = Pid::from_raw(self.record.pid);
+        loop {
+            match waitpid(pid, None) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+                Ok(_) => continue,
+                Err(nix::errno::Errno::EINTR) => continue,
+                Err(e) => return Err(Error::sys("waitpid", pid, e)),
+            }
+        }
+    }
+
+    /// Reaps init if it has exited, without blocking (for `run`'s signal loop).
+    pub fn try_wait(&self) -> Result<Option<i32>> {
+        let pid = Pid::from_raw(self.record.pid);
+        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => Ok(Some(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
+            Ok(_) => Ok(None),
+            Err(e) => Err(Error::sys("waitpid", pid, e)),
+        }
+    }
+}
+
+/// Blocks until the process behind `pidfd` has exited, or `timeout` passes.
+fn wait_pidfd(pidfd: &OwnedFd, timeout: Duration) {
+    let t = PollTimeout::try_from(timeout.as_millis() as i32).unwrap_or(PollTimeout::MAX);
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, t) {
+            Err(nix::errno::Errno::EINTR) => continue,
+            _ => return,
+        }
+    }
+}
+
+/// The start time of a live (not zombie) process, from `/proc/<pid>/stat`; `None` if it is
+/// gone or a zombie.
+fn proc_start_time(pid: i32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after the last ')'.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let mut fields = rest.split(' ');
+    let state = fields.next()?;
+    if state == "Z" || state == "X" {
+        return None;
+    }
+    // `rest` starts at field 3 (state); starttime is field 22.
+    fields.nth(18)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_start_time() {
+        assert!(proc_start_time(std::process::id() as i32).is_some());
+        assert!(proc_start_time(i32::MAX).is_none());
+    }
+}

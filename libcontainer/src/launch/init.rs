@@ -1,0 +1,160 @@
+//! The container's init, from clone to `execve`. It runs in a copy of the runtime's
+//! (single-threaded) address space, so it reads the already-parsed spec directly. Any failure
+//! is sent to the runtime as one line of text and ends the process.
+use std::io::{Read, Write};
+use std::os::fd::OwnedFd;
+use std::os::unix::net::{UnixListener, UnixStream};
+
+use crate::error::SysContext;
+use crate::namespaces::{self, Plan};
+use crate::rootfs::{self, RootfsConfig};
+use crate::spec::Bundle;
+use crate::sys::process::{clear_cloexec, cloexec_from};
+use crate::{hooks, process, terminal, Error, Result};
+
+use super::sync::{Channel, Msg};
+
+pub(crate) struct Context<'a> {
+    pub id: &'a str,
+    pub bundle: &'a Bundle,
+    pub plan: &'a Plan,
+    pub channel: &'a Channel,
+    pub exec_listener: &'a UnixListener,
+    pub console: Option<OwnedFd>,
+    pub extra_fds: u32,
+    pub no_pivot: bool,
+    pub no_new_keyring: bool,
+}
+
+/// Entry point of the cloned init: returns the exit code only if something failed.
+pub(crate) fn run(ctx: Context) -> i32 {
+    let channel = ctx.channel;
+    match init(ctx) {
+        Ok(never) => match never {},
+        Err(Failure::Setup(e)) => {
+            let _ = channel.send(&Msg::Error(e.to_string()));
+            1
+        }
+        Err(Failure::Started(mut conn, e)) => {
+            let _ = conn.write_all(e.to_string().as_bytes());
+            1
+        }
+    }
+}
+
+/// Where init failed: during setup (reported to `create` on the sync channel) or after
+/// `start` released it (reported to `start` on its connection).
+enum Failure {
+    Setup(Error),
+    Started(UnixStream, Error),
+}
+
+impl From<Error> for Failure {
+    fn from(e: Error) -> Self {
+        Failure::Setup(e)
+    }
+}
+
+fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
+    let spec = &ctx.bundle.spec;
+    let pid = match ctx.channel.recv()? {
+        Some(Msg::Go(pid)) => pid,
+        Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
+        _ => return Err(Error::Init("runtime went away".into()).into()),
+    };
+    if ctx.plan.userns() {
+        become_root_in_userns()?;
+    }
+    if !ctx.no_new_keyring {
+        crate::sys::process::join_session_keyring(ctx.id).sys("keyctl", "join session keyring")?;
+    }
+    namespaces::set_names(spec)?;
+    let rootfs = RootfsConfig {
+        spec,
+        rootfs: &ctx.bundle.rootfs,
+        bundle: &ctx.bundle.path,
+        no_pivot: ctx.no_pivot,
+        userns: ctx.plan.userns(),
+    };
+    rootfs::prepare(&rootfs)?;
+    rootfs::apply_sysctl(&rootfs)?;
+    let proc_spec = spec.process().as_ref().expect("validated: process present");
+    process::apply_procfs(proc_spec)?;
+
+    ctx.channel.send(&Msg::RunHooks)?;
+    match ctx.channel.recv()? {
+        Some(Msg::HooksDone) => {}
+        Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
+        _ => return Err(Error::Init("runtime went away".into()).into()),
+    }
+    let state = super::state_json(ctx.id, pid, ctx.bundle, "creating");
+    let h = spec.hooks().as_ref();
+    hooks::run(
+        "createContainer",
+        h.and_then(|h| h.create_container().as_ref()),
+        &state,
+    )?;
+
+    rootfs::pivot(&rootfs)?;
+    if let Some(console) = ctx.console {
+        terminal::setup_console(console, proc_spec.console_size().as_ref())?;
+    }
+    rootfs::finalize(&rootfs)?;
+    pass_fds(ctx.extra_fds)?;
+    let exec = process::apply(proc_spec)?;
+
+    ctx.channel.send(&Msg::Ready)?;
+    let (mut conn, _) = ctx
+        .exec_listener
+        .accept()
+        .map_err(|e| Error::io("accept", super::EXEC_SOCKET, e))?;
+    // `start` sends one byte; an EOF means it gave up, and init must not run the process.
+    let mut go = [0u8; 1];
+    if !matches!(conn.read(&mut go), Ok(1)) {
+        return Err(Error::Init("start went away".into()).into());
+    }
+    let state = super::state_json(ctx.id, pid, ctx.bundle, "created");
+    if let Err(e) = hooks::run(
+        "startContainer",
+        h.and_then(|h| h.start_container().as_ref()),
+        &state,
+    ) {
+        return Err(Failure::Started(conn, e));
+    }
+    let e = exec.exec();
+    Err(Failure::Started(conn, e))
+}
+
+/// In a new user namespace init starts as the overflow uid; become the namespace's root (when
+/// it is mapped) so that the setup steps run with its full capabilities.
+fn become_root_in_userns() -> Result<()> {
+    use nix::unistd::{setresgid, setresuid, Gid, Uid};
+    let mapped = |file: &str| {
+        std::fs::read_to_string(file)
+            .map(|m| {
+                m.lines().any(|l| {
+                    let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                    f.len() == 3 && f[0] == 0 && f[2] > 0
+                })
+            })
+            .unwrap_or(false)
+    };
+    if mapped("/proc/self/gid_map") {
+        let g = Gid::from_raw(0);
+        setresgid(g, g, g).sys("setresgid", 0)?;
+    }
+    if mapped("/proc/self/uid_map") {
+        let u = Uid::from_raw(0);
+        setresuid(u, u, u).sys("setresuid", 0)?;
+    }
+    Ok(())
+}
+
+/// Only fds 0-2 and the `extra` fds after them pass into the container: everything else
+/// (such as the shim's socket that containerd leaks as fd 3) is marked close-on-exec.
+fn pass_fds(extra: u32) -> Result<()> {
+    for fd in 3..3 + extra as i32 {
+        clear_cloexec(fd).sys("fcntl F_SETFD", format!("preserved fd {fd}"))?;
+    }
+    cloexec_from(3 + extra).sys("close_range", 3 + extra)
+}

@@ -1,0 +1,60 @@
+//! The container's filesystem view, built inside its new mount namespace: the rootfs bind,
+//! `mounts` in order with every Linux mount option, propagation, devices, `/dev` symlinks,
+//! `/dev/pts` + `/dev/ptmx`, `pivot_root` (or `--no-pivot`), `maskedPaths`, `readonlyPaths`,
+//! `root.readonly` and `sysctl`.
+//!
+//! Every destination is resolved inside the rootfs (never following a symlink out of it), so an
+//! image cannot redirect a mount onto the host.
+use std::path::Path;
+
+use oci_spec::runtime::Spec;
+
+use crate::Result;
+
+/// What the rootfs steps need to know, besides the spec.
+pub(crate) struct RootfsConfig<'a> {
+    pub spec: &'a Spec,
+    /// Absolute host path of the root filesystem (`root.path` resolved against the bundle).
+    pub rootfs: &'a Path,
+    /// Absolute path of the bundle: relative bind sources are resolved against it.
+    pub bundle: &'a Path,
+    /// `create --no-pivot`: move the rootfs onto `/` and chroot instead of `pivot_root`.
+    pub no_pivot: bool,
+    /// The container has its own user namespace (device nodes must be bind-mounted).
+    pub userns: bool,
+}
+
+/// Checks the rootfs-related fields of the spec (mounts, devices, propagation, paths, sysctl)
+/// before anything is created. Unknown mount options and unsupported fields are errors here.
+pub(crate) fn validate(_spec: &Spec) -> Result<()> {
+    Ok(())
+}
+
+/// Runs in init, in the new mount namespace, before the createRuntime hooks: makes `/`
+/// private/slave as configured, binds the rootfs onto itself, performs `mounts`, creates devices
+/// and `/dev` symlinks. The host's `/proc` is still at `/proc` during this step.
+pub(crate) fn prepare(_cfg: &RootfsConfig) -> Result<()> {
+    Ok(())
+}
+
+/// Writes `linux.sysctl` through the host's `/proc/sys` (before `pivot_root`, so that nothing in
+/// the container can redirect the writes); init is already in the container's namespaces, and
+/// `/proc/sys/net` and the ipc keys follow the writer's namespaces.
+pub(crate) fn apply_sysctl(_cfg: &RootfsConfig) -> Result<()> {
+    Ok(())
+}
+
+/// Makes the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot with `no_pivot`) and
+/// leaves the cwd at the new `/`.
+pub(crate) fn pivot(_cfg: &RootfsConfig) -> Result<()> {
+    Ok(())
+}
+
+/// After `pivot_root` (and after the console is bound): `readonlyPaths`, `maskedPaths`,
+/// `root.readonly`, and the final `rootfsPropagation`.
+pub(crate) fn finalize(_cfg: &RootfsConfig) -> Result<()> {
+    Ok(())
+}
+
+/// Every mount option `mounts[].options` may use (the spec's MUST and SHOULD lists).
+pub(crate) const MOUNT_OPTIONS: &[&str] = &[];
