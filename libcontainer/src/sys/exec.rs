@@ -4,20 +4,39 @@ use std::ffi::CString;
 
 use nix::errno::Errno;
 
+/// The kernel's `_NSIG`: signals are numbered 1..=64.
+const NSIG: libc::c_int = 64;
+
+/// The size of the kernel's signal set (not glibc's 128-byte `sigset_t`).
+#[cfg(any(target_arch = "mips", target_arch = "mips64"))]
+const KERNEL_SIGSET_SIZE: usize = 16;
+#[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
+const KERNEL_SIGSET_SIZE: usize = 8;
+
 /// Sets every catchable signal's disposition to SIG_DFL. Handlers would be reset by execve
-/// anyway, but SIG_IGN survives it (Rust ignores SIGPIPE, for one) and would leak into the
-/// container. Signals the kernel refuses (SIGKILL, SIGSTOP, libc's internal ones) are skipped.
+/// anyway, but SIG_IGN survives it (Rust ignores SIGPIPE, and a runtime may inherit ignored
+/// signals from its caller) and would leak into the container. This calls rt_sigaction
+/// directly: glibc's sigaction refuses the signals it reserves (32 and 33), which may be
+/// ignored all the same. SIGKILL and SIGSTOP cannot be changed and are skipped.
 pub fn reset_signal_dispositions() {
-    for sig in 1..=libc::SIGRTMAX() {
+    // A kernel `struct sigaction` with handler SIG_DFL (0), no flags, no restorer and an
+    // empty mask is all zeros whatever the architecture's field order; this buffer is
+    // larger than the struct on every architecture.
+    let action = [0u64; 32];
+    for sig in 1..=NSIG {
         if sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
-        // SAFETY: a zeroed sigaction with sa_sigaction = SIG_DFL is a valid argument; the old
-        // action is not requested. An invalid signal number only yields EINVAL.
+        // SAFETY: `action` is a valid (all-zero) kernel sigaction that the kernel only
+        // reads; the old action is not requested. Errors (none expected) are ignored.
         unsafe {
-            let mut action: libc::sigaction = std::mem::zeroed();
-            action.sa_sigaction = libc::SIG_DFL;
-            libc::sigaction(sig, &action, std::ptr::null_mut());
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                action.as_ptr(),
+                std::ptr::null_mut::<libc::c_void>(),
+                KERNEL_SIGSET_SIZE,
+            );
         }
     }
 }

@@ -43,6 +43,14 @@ pub fn ioprio_set(class: u32, data: u32) -> nix::Result<()> {
     Errno::result(ret).map(drop)
 }
 
+/// The I/O priority of the calling process, as (class, data).
+#[cfg(test)]
+pub fn ioprio_get() -> nix::Result<(u32, u32)> {
+    // SAFETY: plain syscall with integer arguments.
+    let ret = unsafe { libc::syscall(libc::SYS_ioprio_get, IOPRIO_WHO_PROCESS, 0) };
+    Errno::result(ret).map(|p| ((p as u32) >> IOPRIO_CLASS_SHIFT, (p as u32) & 0x1fff))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
