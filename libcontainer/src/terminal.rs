@@ -127,3 +127,102 @@ fn bind_console(slave: &OwnedFd) -> Result<()> {
     )
     .sys("mount", "console onto /dev/console")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::process::testutil::{child_command, is_child};
+    use std::io::Read;
+    use std::os::unix::net::UnixListener;
+
+    #[test]
+    fn connect_error_names_the_socket() {
+        let err = connect_console_socket(Path::new("/nonexistent/berth.sock"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("connect console socket /nonexistent/berth.sock: "),
+            "{err}"
+        );
+        assert!(!err.contains('\n'));
+    }
+
+    #[test]
+    fn long_socket_paths_are_reached_through_o_path() {
+        let dir = std::env::temp_dir()
+            .join(format!("berth-console-{}", std::process::id()))
+            .join("d".repeat(120));
+        std::fs::create_dir_all(&dir).unwrap();
+        let dirfd = std::fs::File::open(&dir).unwrap();
+        let short = format!("/proc/self/fd/{}/console.sock", dirfd.as_raw_fd());
+        let listener = UnixListener::bind(short).unwrap();
+        let long = dir.join("console.sock");
+        assert!(long.as_os_str().len() > SUN_PATH_MAX);
+        let fd = connect_console_socket(&long).unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        drop((fd, conn));
+        std::fs::remove_dir_all(dir.parent().unwrap()).unwrap();
+    }
+
+    /// The child connects, sets the console up (in a private mount namespace, so that the
+    /// bind onto /dev/console goes away with it), checks the result from inside and writes
+    /// to its new stdout; the parent receives the master and reads what the child wrote.
+    #[test]
+    fn setup_console_sends_the_master_and_takes_over_stdio() {
+        const TEST: &str = "terminal::tests::setup_console_sends_the_master_and_takes_over_stdio";
+        if is_child(TEST) {
+            return console_child();
+        }
+        let path = std::env::temp_dir().join(format!("berth-console-{}.sock", std::process::id()));
+        let _ = std::fs::remove_file(&path);
+        let listener = UnixListener::bind(&path).unwrap();
+        let mut child = child_command(TEST)
+            .env("BERTH_TEST_CONSOLE", &path)
+            .spawn()
+            .unwrap();
+        let (conn, _) = listener.accept().unwrap();
+        std::fs::remove_file(&path).unwrap();
+        let (data, master) = term::recv_fd(conn.as_fd()).unwrap();
+        assert_eq!(data, MASTER_NAME);
+        let mut master = std::fs::File::from(master);
+        let mut out = Vec::new();
+        let mut buf = [0u8; 4096];
+        // Read until the slave's last holder exits (then the master reads EIO).
+        while let Ok(n @ 1..) = master.read(&mut buf) {
+            out.extend_from_slice(&buf[..n]);
+        }
+        let status = child.wait().unwrap();
+        let out = String::from_utf8_lossy(&out);
+        assert!(status.success(), "child failed ({status}):\n{out}");
+        assert!(out.contains("console ok"), "{out}");
+    }
+
+    fn console_child() {
+        use nix::sched::{unshare, CloneFlags};
+        use nix::sys::stat::stat;
+        unshare(CloneFlags::CLONE_NEWNS).unwrap();
+        mount(
+            None::<&str>,
+            "/",
+            None::<&str>,
+            MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+            None::<&str>,
+        )
+        .unwrap();
+        let path = std::env::var("BERTH_TEST_CONSOLE").unwrap();
+        let socket = connect_console_socket(Path::new(&path)).unwrap();
+        let size: ConsoleSize = serde_json::from_str(r#"{"height": 24, "width": 80}"#).unwrap();
+        setup_console(socket, Some(&size)).unwrap();
+        let stdin = std::io::stdin();
+        let tty = fstat(stdin.as_fd()).unwrap();
+        assert_eq!(tty.st_mode & libc::S_IFMT, libc::S_IFCHR);
+        for fd in [std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
+            assert_eq!(fstat(fd).unwrap().st_rdev, tty.st_rdev);
+        }
+        assert_eq!(stat("/dev/console").unwrap().st_rdev, tty.st_rdev);
+        assert_eq!(term::get_winsize(stdin.as_fd()).unwrap(), (24, 80));
+        let session = nix::sys::termios::tcgetsid(stdin.as_fd()).unwrap();
+        assert_eq!(session, getpid(), "not the controlling terminal");
+        println!("console ok");
+    }
+}

@@ -10,14 +10,17 @@ pub(crate) fn is_child(test: &str) -> bool {
     std::env::var(VAR).as_deref() == Ok(test)
 }
 
-/// Runs the test named `test` (its full path, e.g. `process::tests::x`) in a new process and
-/// returns its output. The child sees [`is_child`] true for that name.
-pub(crate) fn spawn_child(test: &str) -> Output {
-    Command::new(std::env::current_exe().expect("test binary"))
-        .args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
-        .env(VAR, test)
-        .output()
-        .expect("run the test binary")
+/// A command that runs the test named `test` (its full path, e.g. `process::tests::x`) in a
+/// new process, which sees [`is_child`] true for that name.
+pub(crate) fn child_command(test: &str) -> Command {
+    let mut cmd = Command::new(std::env::current_exe().expect("test binary"));
+    cmd.args([test, "--exact", "--nocapture", "--test-threads=1", "-q"])
+        .env(VAR, test);
+    cmd
+}
+
+fn spawn_child(test: &str) -> Output {
+    child_command(test).output().expect("run the test binary")
 }
 
 /// Runs `body` in a new process (see the module docs); in the parent, asserts that the child

@@ -57,3 +57,36 @@ pub fn set_controlling_tty(tty: BorrowedFd) -> nix::Result<()> {
     let ret = unsafe { libc::ioctl(tty.as_raw_fd(), libc::TIOCSCTTY, 0) };
     Errno::result(ret).map(drop)
 }
+
+/// Receives one message with exactly one fd (SCM_RIGHTS) on `socket`: the receiving side of
+/// a console socket.
+#[cfg(test)]
+pub fn recv_fd(socket: BorrowedFd) -> nix::Result<(Vec<u8>, OwnedFd)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::RawFd;
+    let mut data = [0u8; 4096];
+    let mut iov = [std::io::IoSliceMut::new(&mut data)];
+    let mut space = nix::cmsg_space!([RawFd; 4]);
+    let msg = recvmsg::<()>(
+        socket.as_raw_fd(),
+        &mut iov,
+        Some(&mut space),
+        MsgFlags::MSG_CMSG_CLOEXEC,
+    )?;
+    let mut fds: Vec<RawFd> = Vec::new();
+    for cmsg in msg.cmsgs()? {
+        if let ControlMessageOwned::ScmRights(received) = cmsg {
+            fds.extend(received);
+        }
+    }
+    let len = msg.bytes;
+    // SAFETY: SCM_RIGHTS installed these fds in this process; nothing else owns them.
+    let mut owned: Vec<OwnedFd> = fds
+        .into_iter()
+        .map(|fd| unsafe { OwnedFd::from_raw_fd(fd) })
+        .collect();
+    if owned.len() != 1 {
+        return Err(Errno::EBADMSG);
+    }
+    Ok((data[..len].to_vec(), owned.remove(0)))
+}
