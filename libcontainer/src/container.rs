@@ -32,8 +32,12 @@ pub struct CreateOptions {
     pub root: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
-    /// Fds after 0-2 that pass into the container: `LISTEN_FDS` plus `--preserve-fds`.
+    /// `--preserve-fds`: fds after 0-2 (and after the LISTEN_FDS ones) that pass into the
+    /// container.
     pub extra_fds: u32,
+    /// Socket-activation fds (systemd's LISTEN_FDS for this process) passed on as fds 3..;
+    /// the container gets `LISTEN_FDS=<n>` and `LISTEN_PID=1`.
+    pub listen_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// The caller will not stay attached (create, run --detach): a terminal then needs a
@@ -50,6 +54,7 @@ impl CreateOptions {
             pid_file: None,
             console_socket: None,
             extra_fds: 0,
+            listen_fds: 0,
             no_pivot: false,
             no_new_keyring: false,
             detach: true,
@@ -69,6 +74,10 @@ impl CreateOptions {
     }
     pub fn extra_fds(mut self, n: u32) -> Self {
         self.extra_fds = n;
+        self
+    }
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
         self
     }
     pub fn no_pivot(mut self, yes: bool) -> Self {
@@ -116,15 +125,23 @@ impl Container {
     /// nothing is left behind: no process, cgroup, mount or state directory.
     pub fn create(opts: &CreateOptions) -> Result<Container> {
         id::validate(&opts.id)?;
-        for fd in 3..3 + opts.extra_fds as i32 {
+        let passed = opts.listen_fds + opts.extra_fds;
+        for fd in 3..3 + passed as i32 {
             if !crate::sys::process::fd_is_open(fd) {
                 return Err(Error::Usage(format!(
-                    "preserved fd {fd} (of {}) is not open",
-                    opts.extra_fds
+                    "fd {fd} is not open (--preserve-fds {} with {} LISTEN_FDS)",
+                    opts.extra_fds, opts.listen_fds
                 )));
             }
         }
-        let bundle = Bundle::load(&opts.bundle)?;
+        let mut bundle = Bundle::load(&opts.bundle)?;
+        if opts.listen_fds > 0 {
+            if let Some(p) = bundle.spec.process_mut().as_mut() {
+                let env = p.env_mut().get_or_insert_with(Vec::new);
+                env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+                env.push("LISTEN_PID=1".to_string());
+            }
+        }
         let process = bundle.spec.process().as_ref().expect("validated");
         let terminal = process.terminal().unwrap_or(false);
         match (terminal, opts.console_socket.is_some()) {
@@ -170,7 +187,12 @@ impl Container {
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
         cgroup.create().map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
-        if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        if let Some(res) = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
             cgroup.set(res).map_err(fail)?;
         }
         let launched = launch::launch(&Launch {
@@ -179,7 +201,7 @@ impl Container {
             state_dir: dir,
             cgroup: &cgroup,
             console_socket: opts.console_socket.as_deref(),
-            extra_fds: opts.extra_fds,
+            extra_fds: opts.listen_fds + opts.extra_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
         })
@@ -297,7 +319,11 @@ impl Container {
         Ok(State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.record.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.record.pid
+            },
             status,
             bundle: self.record.bundle.clone(),
             rootfs: self.record.rootfs.clone(),
@@ -415,6 +441,30 @@ impl Container {
             result = removed;
         }
         result
+    }
+
+    /// `delete` by id, as the CLI (and a shim's second `delete --force`) calls it: with `force`
+    /// a container that does not exist, or whose create died half-way, is not an error.
+    pub fn delete_by_id(root: &Path, id: &str, force: bool) -> Result<()> {
+        match Self::load(root, id) {
+            Ok(c) => c.delete(force),
+            Err(Error::NotExist) if force => {
+                // A state dir without a record: an aborted create. Taking the lock waits for a
+                // create still in progress; if it finished meanwhile, delete what it made.
+                match StateDir::open(root, id) {
+                    Ok(dir) => match dir.load::<Record>() {
+                        Ok(_) => {
+                            drop(dir);
+                            Self::load(root, id)?.delete(true)
+                        }
+                        Err(_) => dir.remove(),
+                    },
+                    Err(Error::NotExist) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// SIGKILLs init (and with `all` every process of the cgroup) and waits until init is gone.
