@@ -22,3 +22,8 @@ pub(crate) fn connect_console_socket(path: &Path) -> Result<OwnedFd> {
 pub(crate) fn setup_console(_socket: OwnedFd, _size: Option<&ConsoleSize>) -> Result<()> {
     Err(Error::unsupported("process.terminal"))
 }
+
+/// For `exec`: the same pty setup without `/dev/console` (it belongs to the container's init).
+pub(crate) fn setup_pty(_socket: OwnedFd, _size: Option<&ConsoleSize>) -> Result<()> {
+    Err(Error::unsupported("process.terminal"))
+}
