@@ -43,7 +43,7 @@ mod terminal;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecOptions, ExecProcess};
 pub use error::{Error, Result};
 pub use state::{State, Status};
 

@@ -226,3 +226,8 @@ mod tests {
         println!("console ok");
     }
 }
+
+/// For `exec`: the same pty setup without `/dev/console` (it belongs to the container's init).
+pub(crate) fn setup_pty(_socket: OwnedFd, _size: Option<&ConsoleSize>) -> Result<()> {
+    Err(Error::unsupported("process.terminal"))
+}
