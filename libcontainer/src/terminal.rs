@@ -46,6 +46,15 @@ pub(crate) fn connect_console_socket(path: &Path) -> Result<OwnedFd> {
 /// controlling terminal, binds it onto `/dev/console`, applies `consoleSize`, and sends the
 /// master over `socket`.
 pub(crate) fn setup_console(socket: OwnedFd, size: Option<&ConsoleSize>) -> Result<()> {
+    pty(socket, size, true)
+}
+
+/// For `exec`: the same pty setup without `/dev/console` (it belongs to the container's init).
+pub(crate) fn setup_pty(socket: OwnedFd, size: Option<&ConsoleSize>) -> Result<()> {
+    pty(socket, size, false)
+}
+
+fn pty(socket: OwnedFd, size: Option<&ConsoleSize>, console: bool) -> Result<()> {
     let flags = OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
     let master = open("/dev/ptmx", flags, Mode::empty()).sys("open", "/dev/ptmx")?;
     term::unlockpt(master.as_fd()).sys("ioctl TIOCSPTLCK", "/dev/ptmx")?;
@@ -56,7 +65,9 @@ pub(crate) fn setup_console(socket: OwnedFd, size: Option<&ConsoleSize>) -> Resu
             .sys("ioctl TIOCSWINSZ", "process.consoleSize")?;
     }
     become_controlling(&slave)?;
-    bind_console(&slave)?;
+    if console {
+        bind_console(&slave)?;
+    }
     sendmsg::<()>(
         socket.as_raw_fd(),
         &[IoSlice::new(MASTER_NAME)],
@@ -169,18 +180,43 @@ mod tests {
     /// to its new stdout; the parent receives the master and reads what the child wrote.
     #[test]
     fn setup_console_sends_the_master_and_takes_over_stdio() {
-        const TEST: &str = "terminal::tests::setup_console_sends_the_master_and_takes_over_stdio";
-        if is_child(TEST) {
-            return console_child();
+        pty_test(
+            "terminal::tests::setup_console_sends_the_master_and_takes_over_stdio",
+            true,
+        );
+    }
+
+    #[test]
+    fn setup_pty_leaves_dev_console_alone() {
+        pty_test("terminal::tests::setup_pty_leaves_dev_console_alone", false);
+    }
+
+    fn pty_test(test: &str, console: bool) {
+        if is_child(test) {
+            return pty_child(console);
         }
-        let path = std::env::temp_dir().join(format!("berth-console-{}.sock", std::process::id()));
+        let name = format!("berth-console-{}-{console}.sock", std::process::id());
+        let path = std::env::temp_dir().join(name);
         let _ = std::fs::remove_file(&path);
         let listener = UnixListener::bind(&path).unwrap();
-        let mut child = child_command(TEST)
+        let mut child = child_command(test)
             .env("BERTH_TEST_CONSOLE", &path)
             .spawn()
             .unwrap();
-        let (conn, _) = listener.accept().unwrap();
+        // Never wait forever: the child may fail before it connects.
+        listener.set_nonblocking(true).unwrap();
+        let conn = loop {
+            match listener.accept() {
+                Ok((conn, _)) => break conn,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                    if let Some(status) = child.try_wait().unwrap() {
+                        panic!("child exited before connecting: {status}");
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                Err(e) => panic!("accept: {e}"),
+            }
+        };
         std::fs::remove_file(&path).unwrap();
         let (data, master) = term::recv_fd(conn.as_fd()).unwrap();
         assert_eq!(data, MASTER_NAME);
@@ -197,7 +233,7 @@ mod tests {
         assert!(out.contains("console ok"), "{out}");
     }
 
-    fn console_child() {
+    fn pty_child(console: bool) {
         use nix::sched::{unshare, CloneFlags};
         use nix::sys::stat::stat;
         unshare(CloneFlags::CLONE_NEWNS).unwrap();
@@ -212,22 +248,27 @@ mod tests {
         let path = std::env::var("BERTH_TEST_CONSOLE").unwrap();
         let socket = connect_console_socket(Path::new(&path)).unwrap();
         let size: ConsoleSize = serde_json::from_str(r#"{"height": 24, "width": 80}"#).unwrap();
-        setup_console(socket, Some(&size)).unwrap();
+        let before = stat("/dev/console").map(|s| s.st_rdev);
+        if console {
+            setup_console(socket, Some(&size)).unwrap();
+        } else {
+            setup_pty(socket, Some(&size)).unwrap();
+        }
         let stdin = std::io::stdin();
         let tty = fstat(stdin.as_fd()).unwrap();
         assert_eq!(tty.st_mode & libc::S_IFMT, libc::S_IFCHR);
         for fd in [std::io::stdout().as_fd(), std::io::stderr().as_fd()] {
             assert_eq!(fstat(fd).unwrap().st_rdev, tty.st_rdev);
         }
-        assert_eq!(stat("/dev/console").unwrap().st_rdev, tty.st_rdev);
+        let after = stat("/dev/console").map(|s| s.st_rdev);
+        if console {
+            assert_eq!(after, Ok(tty.st_rdev));
+        } else {
+            assert_eq!(after, before);
+        }
         assert_eq!(term::get_winsize(stdin.as_fd()).unwrap(), (24, 80));
         let session = nix::sys::termios::tcgetsid(stdin.as_fd()).unwrap();
         assert_eq!(session, getpid(), "not the controlling terminal");
         println!("console ok");
     }
-}
-
-/// For `exec`: the same pty setup without `/dev/console` (it belongs to the container's init).
-pub(crate) fn setup_pty(_socket: OwnedFd, _size: Option<&ConsoleSize>) -> Result<()> {
-    Err(Error::unsupported("process.terminal"))
 }
