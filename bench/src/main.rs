@@ -37,7 +37,7 @@ struct Options {
     /// The crun binary.
     #[arg(long, default_value = "crun")]
     crun: PathBuf,
-    /// Interleaved rounds of run, cycle and exec [default: 30, --quick: 5].
+    /// Interleaved rounds of run, cycle and exec [default: 50, --quick: 5].
     #[arg(long)]
     rounds: Option<usize>,
     /// Created containers during `list` [default: 1000, --quick: 100].
@@ -91,7 +91,7 @@ fn bench(o: &Options) -> Result<(), String> {
         };
         runtimes.push((name.as_str(), resolve(path)?));
     }
-    let (rounds, list) = (o.pick(o.rounds, 30, 5), o.pick(o.list, 1000, 100));
+    let (rounds, list) = (o.pick(o.rounds, 50, 5), o.pick(o.list, 1000, 100));
     let (running, samples) = (o.pick(o.running, 100, 20), o.pick(o.samples, 20, 5));
 
     // While still single-threaded: the mount namespace, then the rest of the process setup.
@@ -116,13 +116,14 @@ fn bench(o: &Options) -> Result<(), String> {
     eprintln!("{rounds} rounds of run, shim cycle and exec");
     let mut floor = Series::default();
     workloads::rounds(&mut benches, &bundles, rounds, &mut floor, &work.0)?;
-    eprintln!("`list` with {list} created containers, one runtime at a time");
-    for b in &mut benches {
-        b.list_phase(&bundles.truth, list, samples)?;
-    }
+    // Before `list`: the teardown of its many containers keeps the kernel busy for a while.
     eprintln!("shim cycle with no and {running} running containers, one runtime at a time");
     for b in &mut benches {
         b.busy_phase(&bundles, running, samples)?;
+    }
+    eprintln!("`list` with {list} created containers, one runtime at a time");
+    for b in &mut benches {
+        b.list_phase(&bundles.truth, list, samples)?;
     }
 
     let setup = report::Setup {
@@ -184,7 +185,7 @@ mod tests {
     #[test]
     fn quick_changes_only_defaults() {
         let o = Options::parse_from(["berth-bench", "--quick", "--rounds", "7"]);
-        assert_eq!(o.pick(o.rounds, 30, 5), 7);
+        assert_eq!(o.pick(o.rounds, 50, 5), 7);
         assert_eq!(o.pick(o.list, 1000, 100), 100);
         let o = Options::parse_from(["berth-bench", "--runtimes", "runc,crun"]);
         assert_eq!(o.runtimes, ["runc", "crun"]);

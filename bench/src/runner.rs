@@ -201,10 +201,14 @@ impl Runtime {
         Ok(elapsed)
     }
 
-    /// Makes sure `id` is gone, untimed: `delete --force`, then kills and reaps its init if it
-    /// is still the tool's child.
+    /// Makes sure `id` is gone, untimed: kills and reaps its init if it is still the tool's
+    /// child (runc's `delete --force` of a live container polls for its end for ~0.1 s), then
+    /// `delete --force`.
     pub fn remove(&mut self, id: &str) {
-        if self.live.iter().any(|(l, _)| l == id) {
+        if let Some(entry) = self.live.iter_mut().find(|(l, _)| l == id) {
+            if let Some(pid) = entry.1.take() {
+                sys::kill_child(pid);
+            }
             let _ = self.invoke(&["delete", "--force", id]);
             self.forget(id);
         }
