@@ -24,6 +24,8 @@ mod options;
 mod paths;
 mod pivot;
 mod sysctl;
+#[cfg(test)]
+mod tests;
 mod validate;
 
 pub(crate) use options::MOUNT_OPTIONS;
