@@ -55,11 +55,24 @@ fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
+/// How the child is set up.
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    Pivot,
+    /// `--no-pivot`, with a cgroup namespace.
+    NoPivot,
+    /// New user and pid namespaces (container root = host uid `USERNS_BASE`), but the host's
+    /// network namespace, so that sysfs cannot be mounted.
+    UserNs,
+}
+
+const USERNS_BASE: u32 = 100_000;
+
 /// Runs the four steps and then `check` in a child in new namespaces.
 fn run(
     bundle: &Bundle,
     spec: serde_json::Value,
-    no_pivot: bool,
+    mode: Mode,
     check: impl FnOnce() -> Check,
 ) -> Check {
     let spec: Spec = serde_json::from_value(spec).map_err(|e| e.to_string())?;
@@ -67,22 +80,37 @@ fn run(
     let result_path = bundle.0.join("result");
     let mut result = fs::File::create(&result_path).unwrap();
     let rootfs = bundle.rootfs();
+    let mut namespaces =
+        CloneFlags::CLONE_NEWNS | CloneFlags::CLONE_NEWIPC | CloneFlags::CLONE_NEWUTS;
+    if mode == Mode::UserNs {
+        namespaces |= CloneFlags::CLONE_NEWUSER | CloneFlags::CLONE_NEWPID;
+    } else {
+        namespaces |= CloneFlags::CLONE_NEWNET;
+    }
+    if mode == Mode::NoPivot {
+        namespaces |= CloneFlags::CLONE_NEWCGROUP;
+    }
     let opts = proc::Clone {
-        namespaces: CloneFlags::CLONE_NEWNS
-            | CloneFlags::CLONE_NEWIPC
-            | CloneFlags::CLONE_NEWUTS
-            | CloneFlags::CLONE_NEWNET,
+        namespaces,
         ..proc::Clone::default()
     };
+    let (go_r, go_w) = nix::unistd::pipe().unwrap();
     let (pid, _pidfd) = clone3(opts, || {
         let cfg = RootfsConfig {
             spec: &spec,
             rootfs: &rootfs,
             bundle: &bundle.0,
-            no_pivot,
-            userns: false,
+            no_pivot: mode == Mode::NoPivot,
+            userns: mode == Mode::UserNs,
         };
         let steps = || -> Check {
+            let mut go = [0u8; 1];
+            nix::unistd::read(&go_r, &mut go).map_err(|e| format!("sync: {e}"))?;
+            if mode == Mode::UserNs {
+                let (u, g) = (nix::unistd::Uid::from_raw(0), nix::unistd::Gid::from_raw(0));
+                nix::unistd::setresgid(g, g, g).map_err(|e| format!("setresgid: {e}"))?;
+                nix::unistd::setresuid(u, u, u).map_err(|e| format!("setresuid: {e}"))?;
+            }
             prepare(&cfg).map_err(|e| format!("prepare: {e}"))?;
             apply_sysctl(&cfg).map_err(|e| format!("sysctl: {e}"))?;
             pivot(&cfg).map_err(|e| format!("pivot: {e}"))?;
@@ -98,6 +126,16 @@ fn run(
         }
     })
     .map_err(|e| format!("clone3: {e}"))?;
+    if mode == Mode::UserNs {
+        for map in ["uid_map", "gid_map"] {
+            fs::write(
+                format!("/proc/{pid}/{map}"),
+                format!("0 {USERNS_BASE} 65536"),
+            )
+            .unwrap();
+        }
+    }
+    nix::unistd::write(&go_w, b"g").unwrap();
     let status = nix::sys::wait::waitpid(pid, None).map_err(|e| e.to_string())?;
     let mut msg = String::new();
     fs::File::open(&result_path)
@@ -308,7 +346,7 @@ fn full_container_rootfs() {
             "sysctl": {"net.ipv4.ip_forward": "1", "kernel.shmmni": "1234"}
         }
     }));
-    run(&b, spec, false, || full_check(&outside)).unwrap();
+    run(&b, spec, Mode::Pivot, || full_check(&outside)).unwrap();
 }
 
 fn no_pivot_check() -> Check {
@@ -318,18 +356,38 @@ fn no_pivot_check() -> Check {
     )?;
     ensure(fs::metadata("/dev/null").is_ok(), "/dev/null")?;
     let mounts = fs::read_to_string("/proc/self/mountinfo").map_err(|e| e.to_string())?;
-    ensure(mounts.contains(" /dev/pts "), "/dev/pts mounted")
+    ensure(mounts.contains(" /dev/pts "), "/dev/pts mounted")?;
+    // A cgroup namespace: each hierarchy is a new mount of its root, which is the own cgroup.
+    ensure(
+        mounts.contains(" / /sys/fs/cgroup/memory "),
+        "memory hierarchy mounted",
+    )?;
+    ensure(
+        Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists(),
+        "memory files",
+    )?;
+    ensure(
+        Path::new("/sys/fs/cgroup/unified/cgroup.procs").exists(),
+        "unified mounted",
+    )?;
+    ensure(!ro("/sys/fs/cgroup/memory"), "rw cgroup mount")
 }
 
 #[test]
-fn no_pivot_and_shared_root() {
+fn no_pivot_with_cgroup_namespace() {
     if !is_root() {
         eprintln!("skipped: needs root");
         return;
     }
     let b = Bundle::new("nopivot");
-    let spec = base(json!({"linux": {"rootfsPropagation": "rslave"}}));
-    run(&b, spec, true, no_pivot_check).unwrap();
+    let spec = base(json!({
+        "mounts": [{"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid"]}],
+        "linux": {
+            "rootfsPropagation": "rslave",
+            "namespaces": [{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}, {"type": "cgroup"}]
+        }
+    }));
+    run(&b, spec, Mode::NoPivot, no_pivot_check).unwrap();
 }
 
 fn planted_null_check() -> Check {
@@ -349,6 +407,83 @@ fn masked_paths_refuse_planted_dev_null() {
     std::os::unix::fs::symlink("/secret", b.rootfs().join("dev/null")).unwrap();
     let mut spec = base(json!({"linux": {"maskedPaths": ["/proc/kcore"]}}));
     spec["mounts"] = json!([{"destination": "/proc", "type": "proc", "source": "proc"}]);
-    let err = run(&b, spec, false, planted_null_check).unwrap_err();
+    let err = run(&b, spec, Mode::Pivot, planted_null_check).unwrap_err();
     assert!(err.contains("not the null device"), "{err}");
+}
+
+fn userns_check() -> Check {
+    ensure(
+        fs::read_to_string("/marker").ok().as_deref() == Some("rootfs"),
+        "rootfs is /",
+    )?;
+    let null = fs::metadata("/dev/null").map_err(|e| format!("/dev/null: {e}"))?;
+    ensure(
+        null.file_type().is_char_device() && null.rdev() == libc::makedev(1, 3),
+        "/dev/null bound",
+    )?;
+    ensure(
+        fs::metadata("/dev/fuse").is_ok_and(|m| m.file_type().is_char_device()),
+        "/dev/fuse bound",
+    )?;
+    ensure(
+        ro("/sys") && Path::new("/sys/kernel").is_dir(),
+        "/sys bound read-only",
+    )?;
+    ensure(ro("/sys/fs/cgroup"), "cgroup read-only")?;
+    erofs("/data/new")?;
+    ensure(ro("/proc/sys"), "/proc/sys read-only")?;
+    let mut kcore = Vec::new();
+    if let Ok(mut f) = fs::File::open("/proc/kcore") {
+        f.read_to_end(&mut kcore).map_err(|e| e.to_string())?;
+        ensure(kcore.is_empty(), "/proc/kcore masked")?;
+    }
+    let shm = fs::read_to_string("/proc/sys/kernel/shmmni").unwrap_or_default();
+    ensure(shm.trim() == "4321", "kernel.shmmni written")?;
+    erofs("/newfile")
+}
+
+#[test]
+fn user_namespace() {
+    if !is_root() {
+        eprintln!("skipped: needs root");
+        return;
+    }
+    let b = Bundle::new("userns");
+    let chown = |p: &Path| std::os::unix::fs::lchown(p, Some(USERNS_BASE), Some(USERNS_BASE));
+    for entry in walk(&b.rootfs()) {
+        chown(&entry).unwrap();
+    }
+    let spec = base(json!({
+        "root": {"path": "rootfs", "readonly": true},
+        "mounts": [
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue"},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
+            {"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid"]},
+            {"destination": "/data", "type": "bind", "source": "data", "options": ["rbind", "ro", "nosuid", "nodev"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "mount"}, {"type": "ipc"}, {"type": "uts"}, {"type": "user"}, {"type": "pid"}],
+            "uidMappings": [{"containerID": 0, "hostID": USERNS_BASE, "size": 65536}],
+            "gidMappings": [{"containerID": 0, "hostID": USERNS_BASE, "size": 65536}],
+            "devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}],
+            "maskedPaths": ["/proc/kcore", "/sys/firmware"],
+            "readonlyPaths": ["/proc/sys"],
+            "sysctl": {"kernel.shmmni": "4321"}
+        }
+    }));
+    run(&b, spec, Mode::UserNs, userns_check).unwrap();
+}
+
+/// Every path under `dir`, `dir` included, without following symlinks.
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = vec![dir.to_path_buf()];
+    for e in fs::read_dir(dir).unwrap().flatten() {
+        let ft = e.file_type().unwrap();
+        if ft.is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }
