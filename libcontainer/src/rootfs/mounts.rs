@@ -51,8 +51,7 @@ pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<()> {
 /// Performs `mounts` in order.
 pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root) -> Result<()> {
     for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
-        let opts = MountOptions::parse(m.options().as_deref().unwrap_or_default())
-            .map_err(|e| Error::invalid(format!("mounts[{i}].options"), format!("{e:?}")))?;
+        let opts = MountOptions::for_mount(i, m.options().as_deref())?;
         let typ = m.typ().as_deref().unwrap_or("");
         let dest = m.destination();
         if opts.is_bind() || typ == "bind" {
@@ -172,7 +171,7 @@ pub(super) fn finish(root: &Root, dest: &Path, opts: &MountOptions, bind: bool) 
 
 /// `MS_REMOUNT | MS_BIND` with `flags`. In a user namespace the flags the mount already has
 /// may be locked (the kernel refuses to clear them with EPERM): then retry keeping them.
-pub(super) fn remount_bind(fd: BorrowedFd, flags: MsFlags) -> nix::Result<()> {
+fn remount_bind(fd: BorrowedFd, flags: MsFlags) -> nix::Result<()> {
     let path = proc_fd(&fd);
     let base = MsFlags::MS_REMOUNT | MsFlags::MS_BIND;
     match mount(NONE, path.as_str(), NONE, base | flags, NONE) {

@@ -164,6 +164,17 @@ impl Default for MountOptions {
 }
 
 impl MountOptions {
+    /// Parses `mounts[i].options`, with errors that name the field.
+    pub fn for_mount(i: usize, options: Option<&[String]>) -> crate::Result<MountOptions> {
+        let field = format!("mounts[{i}].options");
+        MountOptions::parse(options.unwrap_or_default()).map_err(|e| match e {
+            OptionError::Unknown(o) => {
+                crate::Error::invalid(field, format!("unknown mount option {o:?}"))
+            }
+            OptionError::Unsupported(o) => crate::Error::unsupported(format!("{field} {o:?}")),
+        })
+    }
+
     pub fn parse<S: AsRef<str>>(options: &[S]) -> Result<MountOptions, OptionError> {
         let mut m = MountOptions::default();
         for opt in options {

@@ -3,7 +3,7 @@ use std::path::{Component, Path};
 
 use oci_spec::runtime::{LinuxDeviceType, Mount, Spec};
 
-use super::options::{root_propagation, MountOptions, OptionError};
+use super::options::{root_propagation, MountOptions};
 use crate::{Error, Result};
 
 pub(super) fn validate(spec: &Spec) -> Result<()> {
@@ -70,13 +70,7 @@ fn mount(i: usize, m: &Mount) -> Result<()> {
     if m.gid_mappings().is_some() {
         return Err(Error::unsupported(field("gidMappings")));
     }
-    let options = m.options().as_deref().unwrap_or_default();
-    let opts = MountOptions::parse(options).map_err(|e| match e {
-        OptionError::Unknown(o) => {
-            Error::invalid(field("options"), format!("unknown mount option {o:?}"))
-        }
-        OptionError::Unsupported(o) => Error::unsupported(format!("{} {o:?}", field("options"))),
-    })?;
+    let opts = MountOptions::for_mount(i, m.options().as_deref())?;
     let typ = m.typ().as_deref().unwrap_or("");
     if opts.is_bind() || typ == "bind" {
         if m.source().as_ref().is_none_or(|s| s.as_os_str().is_empty()) {
