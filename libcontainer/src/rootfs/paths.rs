@@ -316,4 +316,37 @@ mod tests {
         assert!(root.create(Path::new("/etc/file"), Kind::Dir).is_err());
         assert!(root.create(Path::new("/etc/file"), Kind::File).is_ok());
     }
+
+    #[test]
+    fn symlink_swapped_in_during_creation_stays_inside() {
+        let (t, root) = fixture("race");
+        let outside = t.0.join("outside");
+        let swap = root.path().join("swap");
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let racer = {
+            let (stop, swap, outside) = (stop.clone(), swap.clone(), outside.clone());
+            std::thread::spawn(move || {
+                let tmp = swap.with_extension("tmp");
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    let _ = std::fs::create_dir(&tmp);
+                    let _ = std::fs::rename(&tmp, &swap);
+                    let _ = symlink(&outside, &tmp);
+                    let _ = std::fs::rename(&tmp, &swap);
+                    let _ = std::fs::remove_dir_all(&swap);
+                }
+            })
+        };
+        for i in 0..300 {
+            let _ = root.create(Path::new(&format!("/swap/d{i}/e")), Kind::Dir);
+        }
+        stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        racer.join().unwrap();
+        let escaped: Vec<_> = std::fs::read_dir(&outside)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .filter(|n| n != "secret")
+            .collect();
+        assert!(escaped.is_empty(), "created outside the root: {escaped:?}");
+    }
 }

@@ -31,6 +31,11 @@ impl Bundle {
             fs::create_dir_all(rootfs.join(d)).unwrap();
         }
         fs::write(rootfs.join("marker"), "rootfs").unwrap();
+        if Path::new("/bin/busybox").exists() {
+            fs::create_dir_all(rootfs.join("bin")).unwrap();
+            fs::copy("/bin/busybox", rootfs.join("bin/busybox")).unwrap();
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin/sh")).unwrap();
+        }
         fs::create_dir_all(dir.join("data")).unwrap();
         fs::write(dir.join("data/file"), "data").unwrap();
         fs::write(dir.join("hostfile"), "host").unwrap();
@@ -305,7 +310,18 @@ fn full_check(outside: &Path) -> Check {
     let shm = fs::read_to_string("/proc/sys/kernel/shmmni").unwrap_or_default();
     ensure(shm.trim() == "1234", "kernel.shmmni written")?;
     // root.readonly.
-    erofs("/newfile")
+    erofs("/newfile")?;
+    // A real program sees the same thing.
+    if Path::new("/bin/busybox").exists() {
+        let script = "test -c /dev/null && test -L /dev/ptmx && test -e /dev/pts/ptmx \
+            && ! touch /x 2>/dev/null && echo hi > /dev/shm/hi && cat /dev/shm/hi";
+        let out = std::process::Command::new("/bin/sh")
+            .args(["-c", script])
+            .output()
+            .map_err(|e| format!("run /bin/sh: {e}"))?;
+        ensure(out.stdout == b"hi\n", "busybox sh in the container")?;
+    }
+    Ok(())
 }
 
 #[test]
