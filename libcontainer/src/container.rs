@@ -170,12 +170,7 @@ impl Container {
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
         cgroup.create().map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
-        if let Some(res) = bundle
-            .spec
-            .linux()
-            .as_ref()
-            .and_then(|l| l.resources().as_ref())
-        {
+        if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
             cgroup.set(res).map_err(fail)?;
         }
         let launched = launch::launch(&Launch {
@@ -302,11 +297,7 @@ impl Container {
         Ok(State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
-            pid: if status == Status::Stopped {
-                0
-            } else {
-                self.record.pid
-            },
+            pid: if status == Status::Stopped { 0 } else { self.record.pid },
             status,
             bundle: self.record.bundle.clone(),
             rootfs: self.record.rootfs.clone(),

@@ -40,7 +40,11 @@ impl Bundle {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
-        Ok(Bundle { path, rootfs, spec })
+        Ok(Bundle {
+            path,
+            rootfs,
+            spec,
+        })
     }
 }
 
@@ -68,18 +72,10 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if process.command_line().is_some() {
         return Err(Error::unsupported("process.commandLine (Windows only)"));
     }
-    if process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
+    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
         return Err(Error::unsupported("process.apparmorProfile"));
     }
-    if process
-        .selinux_label()
-        .as_ref()
-        .is_some_and(|l| !l.is_empty())
-    {
+    if process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
         return Err(Error::unsupported("process.selinuxLabel"));
     }
     if process.exec_cpu_affinity().is_some() {

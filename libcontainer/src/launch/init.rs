@@ -133,10 +133,7 @@ fn become_root_in_userns() -> Result<()> {
         std::fs::read_to_string(file)
             .map(|m| {
                 m.lines().any(|l| {
-                    let f: Vec<u64> = l
-                        .split_whitespace()
-                        .filter_map(|x| x.parse().ok())
-                        .collect();
+                    let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
                     f.len() == 3 && f[0] == 0 && f[2] > 0
                 })
             })

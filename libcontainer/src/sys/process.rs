@@ -148,13 +148,7 @@ pub fn setdomainname(name: &str) -> nix::Result<()> {
 pub fn join_session_keyring(name: &str) -> nix::Result<()> {
     let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
-    let ret = unsafe {
-        libc::syscall(
-            libc::SYS_keyctl,
-            1, /* JOIN_SESSION_KEYRING */
-            name.as_ptr(),
-        )
-    };
+    let ret = unsafe { libc::syscall(libc::SYS_keyctl, 1 /* JOIN_SESSION_KEYRING */, name.as_ptr()) };
     match Errno::result(ret) {
         Err(Errno::ENOSYS) => Ok(()),
         r => r.map(drop),
