@@ -102,21 +102,23 @@ fn filesystem(root: &Root, m: &Mount, typ: &str, opts: &MountOptions) -> Result<
         data,
     );
     drop(target);
-    match r {
-        Ok(()) => finish(root, dest, opts, false),
+    let err = match r {
+        Ok(()) => return finish(root, dest, opts, false),
+        Err(e) => e,
+    };
+    match (err, fallback(typ)) {
         // Without a network (sysfs) or ipc (mqueue) namespace of its own the kernel refuses a
         // new instance; bind the host's instead, as runc does, with the same flags.
-        Err(Errno::EPERM) if fallback(typ).is_some() => {
-            let host = Path::new(fallback(typ).unwrap_or_default());
+        (Errno::EPERM, Some(host)) => {
             let rbind = MountOptions {
                 flags: MsFlags::MS_BIND | MsFlags::MS_REC,
                 propagation: opts.propagation.clone(),
                 recursive: recursive_attr(opts.flags, opts.recursive),
                 data: Vec::new(),
             };
-            bind(root, host, dest, &rbind)
+            bind(root, Path::new(host), dest, &rbind)
         }
-        Err(e) => Err(Error::sys(
+        (e, _) => Err(Error::sys(
             "mount",
             format!("{typ} on {}", root.describe(dest)),
             e,
