@@ -101,7 +101,8 @@ fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> 
     }
     rootfs::finalize(&rootfs)?;
     pass_fds(ctx.extra_fds)?;
-    let exec = process::apply(proc_spec)?;
+    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    let exec = process::apply(proc_spec, personality)?;
 
     ctx.channel.send(&Msg::Ready)?;
     let (mut conn, _) = ctx
