@@ -125,7 +125,7 @@ fn child(l: &ExecLaunch, ch: &Channel, console: Option<std::os::fd::OwnedFd>) ->
             terminal::setup_pty(console, l.process.console_size().as_ref())?;
         }
         pass_fds(l.extra_fds)?;
-        let exec = process::apply(l.process)?;
+        let exec = process::apply(l.process, None)?;
         Ok(exec.exec())
     })();
     let e = match result {
