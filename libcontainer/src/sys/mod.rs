@@ -2,3 +2,4 @@
 //! one kernel interface that `nix` does not cover safely, and every `unsafe` block says why it is
 //! sound in a `// SAFETY:` line. Callers get safe functions returning `nix::Result`.
 pub mod process;
+pub mod seccomp;
