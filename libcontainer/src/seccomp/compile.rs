@@ -323,7 +323,7 @@ pub fn compile(seccomp: &LinuxSeccomp) -> Result<Filter> {
             flags |= sys::FLAG_TSYNC_ESRCH;
         }
     }
-    if !sys::flags_supported(flags) {
+    if flags != 0 && !sys::flags_supported(flags) {
         let listener = flags & (sys::FLAG_NEW_LISTENER | sys::FLAG_TSYNC_ESRCH);
         if !sys::flags_supported(listener) {
             return Err(Error::invalid(
@@ -360,7 +360,13 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<sock_filter>> {
     file.rewind()
         .and_then(|_| file.read_to_end(&mut bytes))
         .ctx("read", "seccomp memfd")?;
-    Ok(bytes
+    Ok(program_from_bytes(&bytes))
+}
+
+/// A BPF program from its in-memory layout (`struct sock_filter`, native byte order); a
+/// trailing partial instruction is dropped.
+pub(super) fn program_from_bytes(bytes: &[u8]) -> Vec<sock_filter> {
+    bytes
         .chunks_exact(8)
         .map(|b| sock_filter {
             code: u16::from_ne_bytes([b[0], b[1]]),
@@ -368,5 +374,16 @@ fn export(ctx: &ScmpFilterContext) -> Result<Vec<sock_filter>> {
             jf: b[3],
             k: u32::from_ne_bytes([b[4], b[5], b[6], b[7]]),
         })
-        .collect())
+        .collect()
+}
+
+/// The in-memory layout of a BPF program, as the kernel and libseccomp's export write it.
+pub(super) fn program_to_bytes(program: &[sock_filter]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(program.len() * 8);
+    for i in program {
+        bytes.extend_from_slice(&i.code.to_ne_bytes());
+        bytes.extend_from_slice(&[i.jt, i.jf]);
+        bytes.extend_from_slice(&i.k.to_ne_bytes());
+    }
+    bytes
 }

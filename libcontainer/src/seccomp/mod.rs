@@ -12,6 +12,7 @@
 //! Installing the exported program directly (rather than through libseccomp's loader) lets
 //! berth use every kernel filter flag, even ones the installed libseccomp predates, and keeps
 //! libseccomp's global state out of init.
+mod cache;
 mod compile;
 mod notify;
 mod profile;
@@ -19,6 +20,7 @@ mod profile;
 mod tests;
 
 use std::os::fd::OwnedFd;
+use std::path::Path;
 
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
 use oci_spec::runtime::{Arch, LinuxSeccompAction as Action, Spec};
@@ -28,6 +30,7 @@ use crate::error::SysContext;
 use crate::sys::seccomp as sys;
 use crate::{Error, Result};
 
+pub use cache::compile_cached;
 pub use compile::{compile, validate, Filter};
 pub use notify::{connect_listener, process_state, send_notify_fd};
 pub use profile::{default_profile, host_arch, DEFAULT_CAPABILITIES};
@@ -52,8 +55,9 @@ pub struct Seccomp {
 }
 
 impl Seccomp {
-    /// Compiles the spec's `linux.seccomp`; `None` when there is none.
-    pub fn prepare(spec: &Spec) -> Result<Option<Seccomp>> {
+    /// Compiles the spec's `linux.seccomp`; `None` when there is none. With `cache_dir`, the
+    /// program comes from (or goes to) the on-disk cache ([`compile_cached`]).
+    pub fn prepare(spec: &Spec, cache_dir: Option<&Path>) -> Result<Option<Seccomp>> {
         let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
             return Ok(None);
         };
@@ -63,7 +67,10 @@ impl Seccomp {
             .and_then(|p| p.no_new_privileges())
             .unwrap_or(false);
         Ok(Some(Seccomp {
-            filter: compile(seccomp)?,
+            filter: match cache_dir {
+                Some(dir) => compile_cached(seccomp, dir)?,
+                None => compile(seccomp)?,
+            },
             no_new_privs,
             metadata: seccomp.listener_metadata().clone(),
         }))

@@ -75,7 +75,7 @@ const ALLOWED: &[&str] = &[
     "sched_get_priority_min", "sched_rr_get_interval", "sched_rr_get_interval_time64",
     "sched_getattr", "sched_setattr", "getpriority", "setpriority", "nice", "ioprio_get",
     "ioprio_set", "getrlimit", "ugetrlimit", "setrlimit", "prlimit64", "getrusage", "times",
-    "getcpu", "sysinfo", "uname",
+    "getcpu", "sysinfo", "uname", "getrandom", "process_mrelease",
     // signals
     "kill", "tkill", "tgkill", "rt_sigaction", "rt_sigprocmask", "rt_sigreturn",
     "rt_sigpending", "rt_sigsuspend", "rt_sigtimedwait", "rt_sigtimedwait_time64",
@@ -88,6 +88,8 @@ const ALLOWED: &[&str] = &[
     "timer_create", "timer_delete", "timer_settime", "timer_settime64", "timer_gettime",
     "timer_gettime64", "timer_getoverrun", "timerfd_create", "timerfd_settime",
     "timerfd_settime64", "timerfd_gettime", "timerfd_gettime64",
+    // reading the kernel clock discipline; changing it needs CAP_SYS_TIME in the kernel
+    "adjtimex", "clock_adjtime", "clock_adjtime64",
     // waiting and events
     "futex", "futex_time64", "futex_waitv", "futex_wake", "futex_wait", "futex_requeue",
     "pipe", "pipe2", "eventfd", "eventfd2", "epoll_create", "epoll_create1", "epoll_ctl",
@@ -100,8 +102,9 @@ const ALLOWED: &[&str] = &[
     "semtimedop_time64", "semctl", "shmget", "shmat", "shmdt", "shmctl", "mq_open", "mq_unlink",
     "mq_timedsend", "mq_timedsend_time64", "mq_timedreceive", "mq_timedreceive_time64",
     "mq_notify", "mq_getsetattr",
-    // sockets (the network namespace and capabilities limit what they reach)
-    "socketcall", "socket", "socketpair", "bind", "connect", "listen", "accept", "accept4",
+    // sockets (the network namespace and capabilities limit what they reach; socket(2) itself
+    // is below, without AF_VSOCK)
+    "socketcall", "socketpair", "bind", "connect", "listen", "accept", "accept4",
     "getsockname", "getpeername", "sendto", "send", "recvfrom", "recv", "sendmsg", "recvmsg",
     "sendmmsg", "recvmmsg", "recvmmsg_time64", "shutdown", "setsockopt", "getsockopt",
     // devices and terminals
@@ -178,8 +181,7 @@ const BY_CAPABILITY: &[(Capability, &[&str])] = &[
     (
         Capability::SysTime,
         &[
-            "settimeofday", "stime", "clock_settime", "clock_settime64", "adjtimex",
-            "clock_adjtime", "clock_adjtime64",
+            "settimeofday", "stime", "clock_settime", "clock_settime64",
         ],
     ),
     (
@@ -197,6 +199,16 @@ const BY_CAPABILITY: &[(Capability, &[&str])] = &[
 /// personality(2) values that only change what `uname` reports or the 32-bit mode, plus the
 /// query 0xffffffff; flags like ADDR_NO_RANDOMIZE or READ_IMPLIES_EXEC weaken the process.
 const PERSONALITIES: &[u64] = &[0x0, 0x8, 0x2_0000, 0x2_0008, 0xffff_ffff];
+
+/// AF_VSOCK: vsock is not network-namespaced, so it would reach the host's (or hypervisor's)
+/// vsock services from any container.
+const AF_VSOCK: u64 = 40;
+
+/// Address families after AF_VSOCK that are allowed (KCM, QIPCRTR, SMC, XDP, MCTP). They are
+/// listed one by one, never as "greater than AF_VSOCK": seccomp compares all 64 bits of the
+/// register while the kernel only reads the low 32, so a range open upwards would let a
+/// caller put AF_VSOCK under garbage high bits.
+const AF_AFTER_VSOCK: &[u64] = &[41, 42, 43, 44, 45];
 
 /// clone(2) flags that create namespaces (NEWNS, NEWCGROUP, NEWUTS, NEWIPC, NEWUSER, NEWPID,
 /// NEWNET); NEWTIME (0x80) is only valid for unshare/clone3.
@@ -288,6 +300,18 @@ pub fn default_profile(caps: &[Capability], arch: Arch) -> LinuxSeccomp {
             vec!["personality".into()],
             Action::ScmpActAllow,
             vec![arg(0, Op::ScmpCmpEq, *p, None)],
+        ));
+    }
+    rules.push(rule(
+        vec!["socket".into()],
+        Action::ScmpActAllow,
+        vec![arg(0, Op::ScmpCmpLt, AF_VSOCK, None)],
+    ));
+    for family in AF_AFTER_VSOCK {
+        rules.push(rule(
+            vec!["socket".into()],
+            Action::ScmpActAllow,
+            vec![arg(0, Op::ScmpCmpEq, *family, None)],
         ));
     }
     if !admin {

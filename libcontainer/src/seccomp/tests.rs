@@ -296,6 +296,56 @@ fn default_profile_compiles_for_x86_64_and_aarch64() {
 }
 
 #[test]
+fn cache_returns_the_same_filter_and_survives_bad_entries() {
+    let dir = std::env::temp_dir().join(format!("berth-seccomp-cache-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let profile = default_profile(DEFAULT_CAPABILITIES, host_arch());
+    let bytes = |f: &Filter| (compile::program_to_bytes(&f.program), f.flags);
+    let fresh = bytes(&compile(&profile).unwrap());
+
+    let start = Instant::now();
+    let miss = compile_cached(&profile, &dir).unwrap();
+    let miss_time = start.elapsed();
+    let start = Instant::now();
+    let hit = compile_cached(&profile, &dir).unwrap();
+    let hit_time = start.elapsed();
+    println!("default profile: cache miss {miss_time:?}, hit {hit_time:?}");
+    assert_eq!(bytes(&miss), fresh);
+    assert_eq!(bytes(&hit), fresh);
+    let entries: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(entries.len(), 1, "{entries:?}");
+
+    // a truncated entry, and an entry for another profile under the same name, are recompiled
+    let data = std::fs::read(&entries[0]).unwrap();
+    std::fs::write(&entries[0], &data[..data.len() - 3]).unwrap();
+    assert_eq!(bytes(&compile_cached(&profile, &dir).unwrap()), fresh);
+    let other = parse(json!({"defaultAction": "SCMP_ACT_ALLOW"}));
+    let other_entry = {
+        let d = std::env::temp_dir().join(format!("berth-seccomp-cache2-{}", std::process::id()));
+        compile_cached(&other, &d).unwrap();
+        let e = std::fs::read_dir(&d)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path();
+        let data = std::fs::read(&e).unwrap();
+        std::fs::remove_dir_all(&d).unwrap();
+        data
+    };
+    std::fs::write(&entries[0], other_entry).unwrap();
+    assert_eq!(bytes(&compile_cached(&profile, &dir).unwrap()), fresh);
+    // an invalid profile is rejected even when cached entries exist
+    let mut bad = profile.clone();
+    bad.set_default_errno_ret(Some(1 << 20));
+    assert!(compile_cached(&bad, &dir).is_err());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn capabilities_open_their_syscalls() {
     let names = |caps: &[Capability]| -> Vec<String> {
         default_profile(caps, Arch::ScmpArchX86_64)
@@ -322,7 +372,20 @@ fn capabilities_open_their_syscalls() {
             "{denied} allowed by default"
         );
     }
-    assert!(plain.iter().any(|n| n == "chroot"));
+    for allowed in [
+        "chroot",
+        "getrandom",
+        "read",
+        "openat",
+        "execve",
+        "futex",
+        "rt_sigreturn",
+    ] {
+        assert!(
+            plain.iter().any(|n| n == allowed),
+            "{allowed} denied by default"
+        );
+    }
     let admin = names(&[Capability::SysAdmin]);
     assert!(admin.iter().any(|n| n == "mount") && admin.iter().any(|n| n == "clone"));
     assert!(!admin.iter().any(|n| n == "chroot"));
@@ -397,6 +460,28 @@ fn default_profile_child() {
         Err(Errno::EPERM)
     );
     assert!(personality::get().is_ok());
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let vsock = socket(
+        AddressFamily::Vsock,
+        SockType::Stream,
+        SockFlag::empty(),
+        None,
+    );
+    assert_eq!(vsock.err(), Some(Errno::EPERM));
+    assert!(socket(
+        AddressFamily::Unix,
+        SockType::Stream,
+        SockFlag::empty(),
+        None
+    )
+    .is_ok());
+    assert!(socket(
+        AddressFamily::Inet6,
+        SockType::Datagram,
+        SockFlag::empty(),
+        None
+    )
+    .is_ok());
 
     // what ordinary programs do still works
     assert_eq!(nix::unistd::getpid().as_raw() as u32, std::process::id());
@@ -485,7 +570,7 @@ fn notify_child() {
         }},
     }))
     .unwrap();
-    let seccomp = Seccomp::prepare(&spec).unwrap().unwrap();
+    let seccomp = Seccomp::prepare(&spec, None).unwrap().unwrap();
     assert!(!seccomp.before_capabilities());
     let listener = connect_listener(&sock).unwrap();
     let state = br#"{"ociVersion":"1.3.0","id":"c1","status":"creating","pid":1,"bundle":"/b","annotations":{}}"#;
@@ -504,4 +589,3 @@ fn unreachable_listener_is_an_error() {
         "{err}"
     );
 }
-
