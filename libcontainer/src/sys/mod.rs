@@ -6,4 +6,5 @@ pub mod exec;
 pub mod mount;
 pub mod process;
 pub mod sched;
+pub mod seccomp;
 pub mod term;
