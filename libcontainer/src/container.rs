@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::Hooks;
+use oci_spec::runtime::{Hooks, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Manager;
@@ -94,6 +94,32 @@ impl CreateOptions {
     }
 }
 
+/// Options of [`Container::exec`].
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// The process to run (`exec --process`, or built from the container's config and the
+    /// command line).
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds`: fds 3.. that pass into the process.
+    pub extra_fds: u32,
+    /// The caller will not wait for the process: a terminal then needs a console socket.
+    pub detach: bool,
+}
+
+/// A process started by [`Container::exec`]; the caller is its parent.
+pub struct ExecProcess {
+    pid: Pid,
+    _pidfd: OwnedFd,
+}
+
+impl ExecProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
+    }
+}
+
 /// What is kept in `<root>/<id>/state.json` between commands.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 struct Record {
@@ -125,15 +151,7 @@ impl Container {
     /// nothing is left behind: no process, cgroup, mount or state directory.
     pub fn create(opts: &CreateOptions) -> Result<Container> {
         id::validate(&opts.id)?;
-        let passed = opts.listen_fds + opts.extra_fds;
-        for fd in 3..3 + passed as i32 {
-            if !crate::sys::process::fd_is_open(fd) {
-                return Err(Error::Usage(format!(
-                    "fd {fd} is not open (--preserve-fds {} with {} LISTEN_FDS)",
-                    opts.extra_fds, opts.listen_fds
-                )));
-            }
-        }
+        check_fds(opts.listen_fds, opts.extra_fds)?;
         let mut bundle = Bundle::load(&opts.bundle)?;
         if opts.listen_fds > 0 {
             if let Some(p) = bundle.spec.process_mut().as_mut() {
@@ -143,25 +161,7 @@ impl Container {
             }
         }
         let process = bundle.spec.process().as_ref().expect("validated");
-        let terminal = process.terminal().unwrap_or(false);
-        match (terminal, opts.console_socket.is_some()) {
-            (true, false) if opts.detach => {
-                return Err(Error::Usage(
-                    "cannot allocate tty if berth will detach without setting console socket".into(),
-                ))
-            }
-            (true, false) => {
-                return Err(Error::Usage(
-                    "process.terminal in the foreground needs --console-socket (the pty proxy is not implemented yet)".into(),
-                ))
-            }
-            (false, true) => {
-                return Err(Error::Usage(
-                    "cannot use console socket if berth will not allocate tty (process.terminal is false)".into(),
-                ))
-            }
-            _ => {}
-        }
+        check_terminal(process, opts.console_socket.is_some(), opts.detach)?;
         let linux = bundle.spec.linux().as_ref().expect("validated");
         let cgroup = Manager::new(linux.cgroups_path().as_deref(), &opts.id)?;
         let dir = StateDir::create(&opts.root, &opts.id)?;
@@ -385,6 +385,48 @@ impl Container {
         Ok(())
     }
 
+    /// Runs another process in the container (its namespaces, cgroup and the given process
+    /// settings). Returns once the process has `execve`d.
+    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess> {
+        {
+            let _dir = self.dir()?;
+            match self.status() {
+                Status::Created | Status::Running => {}
+                Status::Paused => {
+                    return Err(Error::InvalidState(
+                        "cannot exec in a paused container".into(),
+                    ))
+                }
+                _ => {
+                    return Err(Error::InvalidState(
+                        "cannot exec in a stopped container".into(),
+                    ))
+                }
+            }
+        }
+        crate::process::validate(&opts.process)?;
+        check_terminal(&opts.process, opts.console_socket.is_some(), opts.detach)?;
+        check_fds(0, opts.extra_fds)?;
+        let launched = launch::exec::exec(&launch::exec::ExecLaunch {
+            init_pid: self.record.pid,
+            process: &opts.process,
+            cgroup: &self.record.cgroup,
+            console_socket: opts.console_socket.as_deref(),
+            extra_fds: opts.extra_fds,
+        })?;
+        if let Some(pid_file) = &opts.pid_file {
+            if let Err(e) = write_atomic(pid_file, launched.pid.to_string().as_bytes(), 0o644) {
+                let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
+                let _ = waitpid(launched.pid, None);
+                return Err(e);
+            }
+        }
+        Ok(ExecProcess {
+            pid: launched.pid,
+            _pidfd: launched.pidfd,
+        })
+    }
+
     /// Sends `sig` to init, or with `all` to every process in the container's cgroup.
     pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
         let _dir = self.dir()?;
@@ -514,6 +556,36 @@ impl Container {
             Err(e) => Err(Error::sys("waitpid", pid, e)),
         }
     }
+}
+
+/// A terminal needs a console socket unless the caller stays attached (and then berth would
+/// have to proxy the pty, which it does not do yet); a console socket needs a terminal.
+fn check_terminal(process: &Process, console_socket: bool, detach: bool) -> Result<()> {
+    match (process.terminal().unwrap_or(false), console_socket) {
+        (true, false) if detach => Err(Error::Usage(
+            "cannot allocate tty if berth will detach without setting console socket".into(),
+        )),
+        (true, false) => Err(Error::Usage(
+            "process.terminal in the foreground needs --console-socket (the pty proxy is not implemented yet)".into(),
+        )),
+        (false, true) => Err(Error::Usage(
+            "cannot use console socket if berth will not allocate tty (process.terminal is false)"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The fds that will pass into the container (3 .. 3+listen+extra) must be open.
+fn check_fds(listen_fds: u32, extra_fds: u32) -> Result<()> {
+    for fd in 3..3 + (listen_fds + extra_fds) as i32 {
+        if !crate::sys::process::fd_is_open(fd) {
+            return Err(Error::Usage(format!(
+                "fd {fd} is not open (--preserve-fds {extra_fds} with {listen_fds} LISTEN_FDS)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Blocks until the process behind `pidfd` has exited, or `timeout` passes.

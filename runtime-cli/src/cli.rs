@@ -52,6 +52,8 @@ pub enum Command {
     Delete(DeleteArgs),
     /// Create and start a container.
     Run(RunArgs),
+    /// Run a new process inside a container.
+    Exec(ExecArgs),
     /// List containers.
     List(ListArgs),
     /// Create a new specification file (config.json).
@@ -101,6 +103,56 @@ pub struct RunArgs {
     /// Do not become a child subreaper.
     #[arg(long = "no-subreaper")]
     pub no_subreaper: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct ExecArgs {
+    /// Path to a process.json (runtime-spec `process`); overrides the other process flags.
+    #[arg(short, long)]
+    pub process: Option<PathBuf>,
+    /// Unix socket to send the pty master to.
+    #[arg(long = "console-socket")]
+    pub console_socket: Option<PathBuf>,
+    /// File to write the process's pid to.
+    #[arg(long = "pid-file")]
+    pub pid_file: Option<PathBuf>,
+    /// Detach from the process.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Allocate a pseudo-TTY.
+    #[arg(short, long)]
+    pub tty: bool,
+    /// Current working directory in the container.
+    #[arg(long)]
+    pub cwd: Option<String>,
+    /// Set an environment variable (KEY=VALUE), repeatable.
+    #[arg(short, long)]
+    pub env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Additional gids, repeatable.
+    #[arg(short = 'g', long = "additional-gids")]
+    pub additional_gids: Vec<u32>,
+    /// Add a capability to the bounding, effective, permitted and ambient sets, repeatable.
+    #[arg(short, long)]
+    pub cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long = "no-new-privs")]
+    pub no_new_privs: bool,
+    /// Pass N extra fds (3 .. 3+N-1) into the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    pub preserve_fds: u32,
+    /// AppArmor profile (not supported yet: an error if set).
+    #[arg(long)]
+    pub apparmor: Option<String>,
+    /// SELinux process label (not supported yet: an error if set).
+    #[arg(long = "process-label")]
+    pub process_label: Option<String>,
+    pub id: String,
+    /// The command and its arguments (unless --process is given).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
 }
 
 #[derive(Args, Debug)]
@@ -165,6 +217,9 @@ mod tests {
             "berth list -q",
             "berth run -d --bundle /b c1",
             "berth spec --rootless",
+            "berth --root /r exec --process /tmp/p.json --detach --pid-file /b/e.pid c1",
+            "berth exec --pid-file /f --process /p --detach --tty --console-socket /s c1",
+            "berth exec -t c1 sh -c ls",
         ] {
             super::Cli::try_parse_from(argv.split(' ')).unwrap_or_else(|e| panic!("{argv}: {e}"));
         }

@@ -2,6 +2,7 @@
 mod cli;
 mod commands;
 mod default_spec;
+mod exec;
 mod foreground;
 mod log;
 
@@ -72,6 +73,7 @@ fn dispatch(cli: &Cli) -> Result<i32, String> {
             commands::create(root, a).map_err(|e| format!("berth create failed: {e}"))
         }
         Command::Run(a) => commands::run(root, a).map_err(|e| format!("berth run failed: {e}")),
+        Command::Exec(a) => exec::exec(root, a).map_err(|e| format!("exec failed: {e}")),
         Command::Start(a) => commands::start(root, &a.id).map_err(|e| e.to_string()),
         Command::State(a) => commands::state(root, &a.id).map_err(|e| e.to_string()),
         Command::Kill(a) => commands::kill(root, a).map_err(|e| e.to_string()),

@@ -101,7 +101,8 @@ fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> 
     }
     rootfs::finalize(&rootfs)?;
     pass_fds(ctx.extra_fds)?;
-    let exec = process::apply(proc_spec)?;
+    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    let exec = process::apply(proc_spec, personality)?;
 
     ctx.channel.send(&Msg::Ready)?;
     let (mut conn, _) = ctx
@@ -155,7 +156,7 @@ fn become_root_in_userns() -> Result<()> {
 
 /// Only fds 0-2 and the `extra` fds after them pass into the container: everything else
 /// (such as the shim's socket that containerd leaks as fd 3) is marked close-on-exec.
-fn pass_fds(extra: u32) -> Result<()> {
+pub(super) fn pass_fds(extra: u32) -> Result<()> {
     for fd in 3..3 + extra as i32 {
         clear_cloexec(fd).sys("fcntl F_SETFD", format!("preserved fd {fd}"))?;
     }
