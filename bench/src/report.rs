@@ -124,6 +124,18 @@ fn rows(setup: &Setup, benches: &[Bench], floor: &Series, scratch: &Path) -> Vec
         compare: false,
     });
     rows.push(Row {
+        label: "init placed in cgroups of its own (cgroup setup is part of create)".into(),
+        cells: benches
+            .iter()
+            .map(|b| match b.own_cgroup {
+                Some(true) => Cell::Text("yes".into()),
+                Some(false) => Cell::Text("no".into()),
+                None => Cell::Missing,
+            })
+            .collect(),
+        compare: false,
+    });
+    rows.push(Row {
         label: "binary size, stripped (KiB)".into(),
         cells: benches
             .iter()

@@ -128,6 +128,14 @@ pub fn check_interrupted() -> Result<(), String> {
     }
 }
 
+/// The cgroup membership of `pid` (0: the tool), as `/proc/<pid>/cgroup` lists it.
+pub fn cgroups_of(pid: i32) -> std::io::Result<String> {
+    match pid {
+        0 => std::fs::read_to_string("/proc/self/cgroup"),
+        pid => std::fs::read_to_string(format!("/proc/{pid}/cgroup")),
+    }
+}
+
 /// `VmRSS` of `pid` in KiB.
 pub fn vm_rss_kib(pid: i32) -> Result<f64, String> {
     let path = format!("/proc/{pid}/status");

@@ -44,6 +44,8 @@ pub struct Bench {
     pub results: BTreeMap<Metric, Series>,
     /// Whether the runtime has `exec` at all.
     pub has_exec: bool,
+    /// Whether the first created init was in cgroups other than the tool's own.
+    pub own_cgroup: Option<bool>,
     exec_target: Option<String>,
 }
 
@@ -76,6 +78,7 @@ impl Bench {
             rt,
             results: BTreeMap::new(),
             has_exec,
+            own_cgroup: None,
             exec_target: None,
         }
     }
@@ -92,6 +95,11 @@ impl Bench {
     fn cycle(&mut self, bundle: &Path) -> Result<Cycle, String> {
         let id = self.rt.new_id();
         let (created, pid) = self.rt.create(bundle, &id)?;
+        if self.own_cgroup.is_none() {
+            self.own_cgroup = sys::cgroups_of(pid)
+                .ok()
+                .map(|c| sys::cgroups_of(0).ok() != Some(c));
+        }
         let rt = &mut self.rt;
         let mut rest = || -> Result<Cycle, String> {
             let init_rss_kib = sys::vm_rss_kib(pid)?;
