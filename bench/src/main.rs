@@ -14,7 +14,7 @@ mod workloads;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use clap::Parser;
 
@@ -52,6 +52,10 @@ struct Options {
     /// Smaller defaults: a run of well under a minute.
     #[arg(long)]
     quick: bool,
+    /// Seconds after which a runtime invocation, or a container's /bin/true, counts as hung: it
+    /// is killed and the workload fails for that runtime.
+    #[arg(long, default_value_t = 30)]
+    timeout: u64,
     /// busybox-static, copied into the bundles.
     #[arg(long, default_value = "/bin/busybox")]
     busybox: PathBuf,
@@ -109,7 +113,9 @@ fn bench(o: &Options) -> Result<(), String> {
         .map_err(|e| format!("make bundles from {}: {e}", o.busybox.display()))?;
     let mut benches = Vec::new();
     for (name, path) in runtimes {
-        benches.push(Bench::new(Runtime::new(name, path, &work.0.join(name))?));
+        let timeout = Duration::from_secs(o.timeout);
+        let rt = Runtime::new(name, path, &work.0.join(name), timeout)?;
+        benches.push(Bench::new(rt));
     }
 
     let started = Instant::now();

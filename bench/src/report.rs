@@ -181,9 +181,9 @@ fn stripped_kib(path: &Path, scratch: &Path, name: &str) -> Cell {
     let copy = scratch.join(format!("{name}.stripped"));
     let result = fs::copy(path, &copy)
         .map_err(|e| format!("copy {}: {e}", path.display()))
-        .and_then(|_| match Command::new("strip").arg(&copy).status() {
-            Ok(s) if s.success() => Ok(()),
-            Ok(s) => Err(format!("strip: {s}")),
+        .and_then(|_| match Command::new("strip").arg(&copy).output() {
+            Ok(out) if out.status.success() => Ok(()),
+            Ok(out) => Err(String::from_utf8_lossy(&out.stderr).trim().to_string()),
             Err(e) => Err(format!("strip: {e}")),
         })
         .and_then(|()| fs::metadata(&copy).map_err(|e| e.to_string()));

@@ -3,11 +3,14 @@
 //! are deleted in the end, whatever happened.
 use std::ffi::OsStr;
 use std::fs::{self, File};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::sys::signal::{kill, Signal};
 use nix::sys::wait::WaitStatus;
+use nix::unistd::Pid;
 
 use crate::sys;
 
@@ -19,21 +22,33 @@ pub struct Outcome {
 }
 
 /// Runs `cmd` with stdin and stdout on /dev/null and stderr into `err_file`. The time covers
-/// spawn to reaped exit. A failure is the first error line the program printed.
-pub fn timed(cmd: &mut Command, err_file: &Path) -> Result<Outcome, String> {
+/// spawn to reaped exit. A failure is the first error line the program printed; a program
+/// still running after `timeout` is killed with its process group (its own: a terminal's ^C
+/// reaches only the tool, which then cleans up).
+pub fn timed(cmd: &mut Command, err_file: &Path, timeout: Duration) -> Result<Outcome, String> {
     // A fresh file every time: containers that inherited the previous one keep writing there.
     let _ = fs::remove_file(err_file);
     let stderr =
         File::create(err_file).map_err(|e| format!("create {}: {e}", err_file.display()))?;
-    cmd.stdin(Stdio::null())
+    cmd.process_group(0)
+        .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
     let start = Instant::now();
     let child = cmd
         .spawn()
         .map_err(|e| format!("spawn {}: {e}", cmd.get_program().to_string_lossy()))?;
-    let (status, maxrss_kib) = sys::wait4(child.id() as i32).map_err(|e| format!("wait4: {e}"))?;
+    let pid = child.id() as i32;
+    let exited = sys::exits_within(pid, timeout).map_err(|e| format!("pidfd poll: {e}"))?;
+    if !exited {
+        // The leader is not reaped yet, so the group is still this child's.
+        let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
+    }
+    let (status, maxrss_kib) = sys::wait4(pid).map_err(|e| format!("wait4: {e}"))?;
     let elapsed = start.elapsed();
+    if !exited {
+        return Err(format!("no exit within {:?}: killed", timeout));
+    }
     match status {
         WaitStatus::Exited(_, 0) => Ok(Outcome {
             elapsed,
@@ -68,6 +83,7 @@ pub struct Runtime {
     root: PathBuf,
     work: PathBuf,
     prefix: String,
+    timeout: Duration,
     next: u32,
     /// Containers not deleted yet, with their init's pid once known and not yet reaped.
     live: Vec<(String, Option<i32>)>,
@@ -75,7 +91,13 @@ pub struct Runtime {
 
 impl Runtime {
     /// A runtime whose state root and scratch files live under `dir`.
-    pub fn new(name: &str, path: PathBuf, dir: &Path) -> Result<Runtime, String> {
+    /// Every invocation, and every wait for an init, is given up after `timeout`.
+    pub fn new(
+        name: &str,
+        path: PathBuf,
+        dir: &Path,
+        timeout: Duration,
+    ) -> Result<Runtime, String> {
         let root = dir.join("root");
         let work = dir.join("work");
         for d in [&root, &work] {
@@ -87,6 +109,7 @@ impl Runtime {
             root,
             work,
             prefix: format!("bb{}-{name}", std::process::id()),
+            timeout,
             next: 0,
             live: Vec::new(),
         })
@@ -101,7 +124,7 @@ impl Runtime {
     fn invoke<S: AsRef<OsStr>>(&self, args: &[S]) -> Result<Outcome, String> {
         let mut cmd = Command::new(&self.path);
         cmd.arg("--root").arg(&self.root).args(args);
-        timed(&mut cmd, &self.work.join("stderr"))
+        timed(&mut cmd, &self.work.join("stderr"), self.timeout)
     }
 
     /// `run` in the foreground until the container exits (the runtime deletes it).
@@ -189,7 +212,14 @@ impl Runtime {
             .and_then(|(_, pid)| *pid)
             .ok_or_else(|| format!("wait: no init pid for {id}"))?;
         let start = Instant::now();
-        sys::wait_exit(pid).map_err(|e| format!("wait for init {pid}: {e}"))?;
+        let failed = |e| format!("wait for init {pid}: {e}");
+        if !sys::exits_within(pid, self.timeout).map_err(failed)? {
+            return Err(format!(
+                "wait: init {pid} still running after {:?}",
+                self.timeout
+            ));
+        }
+        sys::wait_exit(pid).map_err(failed)?;
         self.set_pid(id, None);
         Ok(start.elapsed())
     }
@@ -292,15 +322,23 @@ mod tests {
     #[test]
     fn timed_reports_failure_text_and_success_time() {
         let err = std::env::temp_dir().join(format!("berth-bench-err-{}", std::process::id()));
-        let ok = timed(&mut Command::new("true"), &err).unwrap();
+        let t = Duration::from_secs(5);
+        let ok = timed(&mut Command::new("true"), &err, t).unwrap();
         assert!(ok.elapsed > Duration::ZERO);
         let fail = timed(
             Command::new("sh").args(["-c", "echo 'bad thing' >&2; exit 3"]),
             &err,
+            t,
         );
         assert_eq!(fail.err().as_deref(), Some("bad thing"));
-        let silent = timed(Command::new("sh").args(["-c", "exit 3"]), &err);
+        let silent = timed(Command::new("sh").args(["-c", "exit 3"]), &err, t);
         assert!(silent.unwrap_err().contains("Exited"));
+        let hung = timed(
+            Command::new("sleep").arg("10"),
+            &err,
+            Duration::from_millis(100),
+        );
+        assert_eq!(hung.unwrap_err(), "no exit within 100ms: killed");
         fs::remove_file(&err).unwrap();
     }
 }

@@ -1,9 +1,12 @@
 //! The process and mount calls the tool makes on itself: a private mount namespace, the child
 //! subreaper bit, `wait4` with rusage, reaping orphaned container inits, and an interrupt flag.
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
@@ -60,6 +63,27 @@ pub fn wait4(pid: i32) -> nix::Result<(WaitStatus, i64)> {
         WaitStatus::from_raw(Pid::from_raw(pid), status)?,
         usage.ru_maxrss,
     ))
+}
+
+/// Waits up to `timeout` for the child `pid` to exit, without reaping it; `false` on timeout.
+pub fn exits_within(pid: i32, timeout: Duration) -> nix::Result<bool> {
+    let pidfd = pidfd_open(pid)?;
+    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => return Ok(n > 0),
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
 }
 
 /// Waits until the child (or adopted orphan) `pid` exits, and reaps it.

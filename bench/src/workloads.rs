@@ -333,5 +333,6 @@ pub const FLOOR: &[&str] = &[
 fn time_floor(scratch: &Path) -> Result<f64, String> {
     let mut cmd = Command::new(FLOOR[0]);
     cmd.args(&FLOOR[1..]);
-    timed(&mut cmd, &scratch.join("floor.stderr")).map(|o| ms(o.elapsed))
+    let timeout = Duration::from_secs(30);
+    timed(&mut cmd, &scratch.join("floor.stderr"), timeout).map(|o| ms(o.elapsed))
 }
