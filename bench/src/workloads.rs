@@ -195,9 +195,9 @@ impl Bench {
     ) -> Result<(), String> {
         let mut ids = Vec::with_capacity(count);
         let result = self.populate(count, &mut ids, |rt, id| rt.create(bundle, id).map(|_| ()));
+        sys::check_interrupted()?;
         match result {
-            Err(e) if e != "interrupted" => self.series(Metric::List).push(Err(e)),
-            Err(e) => return Err(e),
+            Err(e) => self.series(Metric::List).push(Err(e)),
             Ok(()) => {
                 for _ in 0..samples {
                     sys::check_interrupted()?;
@@ -223,9 +223,9 @@ impl Bench {
             rt.create(&bundles.sleep, id)?;
             rt.call("start", id).map(|_| ())
         });
+        sys::check_interrupted()?;
         match result {
-            Err(e) if e != "interrupted" => self.series(Metric::CycleBusy).push(Err(e)),
-            Err(e) => return Err(e),
+            Err(e) => self.series(Metric::CycleBusy).push(Err(e)),
             Ok(()) => self.cycles(Metric::CycleBusy, &bundles.truth, samples)?,
         }
         self.remove_all(&ids);
@@ -244,7 +244,8 @@ impl Bench {
         Ok(())
     }
 
-    /// Makes `count` containers with `make`; their ids go into `ids` (also on failure).
+    /// Makes `count` containers with `make`; their ids go into `ids` (also on failure). Stops
+    /// early, without error, on an interrupt (the runtime's drop removes what is left).
     fn populate(
         &mut self,
         count: usize,
@@ -253,7 +254,9 @@ impl Bench {
     ) -> Result<(), String> {
         let started = Instant::now();
         for k in 0..count {
-            sys::check_interrupted()?;
+            if sys::check_interrupted().is_err() {
+                return Ok(());
+            }
             let id = self.rt.new_id();
             ids.push(id.clone());
             make(&mut self.rt, &id).map_err(|e| format!("container {} of {count}: {e}", k + 1))?;
