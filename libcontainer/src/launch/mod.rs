@@ -24,15 +24,20 @@ use std::path::Path;
 
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
+use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::state::StateDir;
 use crate::sys::process::{clone3, pidfd_send_signal, Clone};
 use crate::{hooks, terminal, Error, Result};
 use sync::Msg;
+
+/// Compiled seccomp programs, under the state root ('@' cannot start a container id).
+const SECCOMP_CACHE: &str = "@seccomp-cache";
 
 /// The socket init listens on while it waits for `start`.
 pub(crate) const EXEC_SOCKET: &str = "exec.sock";
@@ -40,6 +45,8 @@ pub(crate) const EXEC_SOCKET: &str = "exec.sock";
 /// Everything the launch needs besides the bundle.
 pub(crate) struct Launch<'a> {
     pub id: &'a str,
+    /// The state root: compiled seccomp programs are cached under it.
+    pub root: &'a Path,
     pub bundle: &'a Bundle,
     pub state_dir: &'a StateDir,
     pub cgroup: &'a Manager,
@@ -66,6 +73,9 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         .console_socket
         .map(terminal::connect_console_socket)
         .transpose()?;
+    let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let process = spec.process().as_ref().expect("validated: process present");
+    let (seccomp, seccomp_listener) = prepare_seccomp(linux_seccomp, process, l.root)?;
     let init_ctx = init::Context {
         id: l.id,
         bundle: l.bundle,
@@ -73,6 +83,8 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         channel: &theirs,
         exec_listener: &exec_listener,
         console,
+        seccomp: seccomp.as_ref(),
+        seccomp_listener,
         extra_fds: l.extra_fds,
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
@@ -175,6 +187,23 @@ fn spawn_via_intermediate(
         Some(Msg::Error(text)) => Err(Error::Init(text)),
         _ => Err(Error::Init("intermediate process failed".into())),
     }
+}
+
+/// Compiles (or takes from the cache) the seccomp filter for `process`, and connects to the
+/// agent's socket: its path is in the runtime's namespaces, and an unreachable listener is an
+/// error before anything else exists.
+pub(crate) fn prepare_seccomp(
+    seccomp: Option<&LinuxSeccomp>,
+    process: &Process,
+    root: &Path,
+) -> Result<(Option<Seccomp>, Option<OwnedFd>)> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let filter = Seccomp::prepare(seccomp, nnp, Some(&root.join(SECCOMP_CACHE)))?;
+    let listener = seccomp
+        .and_then(|s| s.listener_path().as_deref())
+        .map(crate::seccomp::connect_listener)
+        .transpose()?;
+    Ok((filter, listener))
 }
 
 /// The listening socket that `start` connects to. It is bound through `/proc/self/fd/<dir>`
