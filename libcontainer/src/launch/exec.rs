@@ -54,6 +54,7 @@ const NAMESPACES: [(CloneFlags, &str); 8] = [
 
 /// Starts the process; returns once it has `execve`d (or with its error).
 pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
+    super::hide_runtime_image()?;
     let joins = namespaces_of(l.init_pid)?;
     // The console and listener fds move into the clone closures, so the runtime's copies are
     // closed once the child exists (the agent sees EOF when the child is done with it).

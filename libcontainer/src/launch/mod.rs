@@ -65,6 +65,7 @@ pub(crate) struct Launched {
 
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
+    hide_runtime_image()?;
     let spec = &l.bundle.spec;
     let plan = Plan::from_spec(spec);
     let (ours, theirs) = sync::pair()?;
@@ -187,6 +188,25 @@ fn spawn_via_intermediate(
         Some(Msg::Error(text)) => Err(Error::Init(text)),
         _ => Err(Error::Init("intermediate process failed".into())),
     }
+}
+
+/// Protects the berth binary on the host (the runc CVE-2019-5736 class) without copying it.
+///
+/// Until it `execve`s, a process that berth clones (init, an intermediate, an exec'd process)
+/// runs the berth binary, and a process in the container that can see it could open
+/// `/proc/<pid>/exe` — or take an `O_PATH` handle and, once berth is no longer running (the
+/// kernel refuses writes to a running executable with ETXTBSY), reopen it for writing and
+/// replace the host's binary. runc answered with a copy of its binary in a sealed memfd on
+/// every call. berth never re-executes itself, so the binary is reachable only through these
+/// processes' `/proc/<pid>` entries, and those can be closed instead: a non-dumpable process's
+/// `exe`, `fd/*`, `map_files/*` and ptrace attachment all require CAP_SYS_PTRACE in the user
+/// namespace its memory belongs to — berth's own (the host's). One prctl, inherited by every
+/// clone, and reset by the kernel only at the container process's own `execve`. A container
+/// with its own user namespace can never hold that capability; a container in the host's user
+/// namespace that is granted CAP_SYS_PTRACE could also ptrace the host processes it sees, so
+/// it is trusted with the host already.
+pub(crate) fn hide_runtime_image() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE 0")
 }
 
 /// Compiles (or takes from the cache) the seccomp filter for `process`, and connects to the
