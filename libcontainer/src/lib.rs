@@ -28,6 +28,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod id;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
