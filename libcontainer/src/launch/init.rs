@@ -100,6 +100,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     )?;
 
     rootfs::pivot(&rootfs)?;
+    process::create_cwd(proc_spec)?;
     if let Some(console) = ctx.console {
         terminal::setup_console(console, proc_spec.console_size().as_ref())?;
     }

@@ -1,7 +1,7 @@
 //! `process.capabilities`: the bounding, effective, permitted, inheritable and ambient sets.
 //! Names come parsed by oci-spec; this module maps them to kernel numbers, skips (with a
-//! warning) those the running kernel does not know, and applies the sets in the order the
-//! kernel's rules require.
+//! warning at validation) those the running kernel does not know, and applies the sets in
+//! the order the kernel's rules require.
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
 use crate::error::SysContext;
@@ -152,7 +152,7 @@ fn last_cap() -> u32 {
 }
 
 /// Turns `process.capabilities` into bitmasks. Capabilities the kernel does not know are
-/// left out with a warning, as the runtime-spec asks; an absent set is empty.
+/// left out (see [`skipped`]); an absent set is empty.
 pub(super) fn plan(caps: Option<&LinuxCapabilities>) -> Plan {
     plan_for(caps, last_cap())
 }
@@ -168,23 +168,13 @@ fn plan_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Plan {
         ..Plan::default()
     };
     let Some(caps) = caps else { return plan };
-    let mut warned = 0u64;
     for (set, caps) in sets(caps) {
-        let mut mask = 0u64;
-        for cap in caps.into_iter().flatten() {
-            let n = number(*cap);
-            if n > last_cap {
-                if warned & (1 << n) == 0 {
-                    tracing::warn!(
-                        "process.capabilities: {} is not known to the running kernel; ignored",
-                        name(n)
-                    );
-                    warned |= 1 << n;
-                }
-                continue;
-            }
-            mask |= 1 << n;
-        }
+        let mask = caps
+            .into_iter()
+            .flatten()
+            .map(|c| number(*c))
+            .filter(|n| *n <= last_cap)
+            .fold(0u64, |m, n| m | (1 << n));
         match set {
             "bounding" => plan.bounding = mask,
             "effective" => plan.effective = mask,
@@ -194,6 +184,45 @@ fn plan_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Plan {
         }
     }
     plan
+}
+
+/// What [`apply`] will leave out, as warnings: capabilities the running kernel does not know
+/// (the runtime-spec says to ignore them), and ambient capabilities that are not both
+/// permitted and inheritable (the kernel refuses them; runc ignores them silently, and its
+/// own default spec has some). `validate` logs these while the runtime's stderr is still its
+/// own, not the container's.
+pub(super) fn skipped(caps: Option<&LinuxCapabilities>) -> Vec<String> {
+    skipped_for(caps, last_cap())
+}
+
+fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some(c) = caps else { return out };
+    let mut unknown: Vec<u32> = sets(c)
+        .into_iter()
+        .flat_map(|(_, caps)| caps.into_iter().flatten())
+        .map(|c| number(*c))
+        .filter(|n| *n > last_cap)
+        .collect();
+    unknown.sort_unstable();
+    unknown.dedup();
+    for n in unknown {
+        out.push(format!(
+            "process.capabilities: {} is not known to the running kernel; ignored",
+            name(n)
+        ));
+    }
+    let plan = plan_for(caps, last_cap);
+    for n in 0..64u32 {
+        let bit = 1u64 << n;
+        if plan.ambient & bit != 0 && plan.permitted & plan.inheritable & bit == 0 {
+            out.push(format!(
+                "process.capabilities.ambient: {} is not both permitted and inheritable; ignored",
+                name(n)
+            ));
+        }
+    }
+    out
 }
 
 /// Drops from the bounding set every capability not configured. Needs CAP_SETPCAP in the
@@ -212,8 +241,7 @@ pub(super) fn drop_bounding(plan: &Plan) -> Result<()> {
 /// ambient set. Runs after the user switch (which cleared the effective set).
 ///
 /// An ambient capability must also be permitted and inheritable; one that is not is skipped
-/// with a warning, as runc does (its own default spec lists ambient capabilities without
-/// inheritable ones).
+/// (see [`skipped`]), as runc does.
 pub(super) fn apply(plan: &Plan) -> Result<()> {
     let sets = CapSets {
         effective: plan.effective,
@@ -235,11 +263,7 @@ pub(super) fn apply(plan: &Plan) -> Result<()> {
             continue;
         }
         if plan.permitted & plan.inheritable & bit == 0 {
-            tracing::warn!(
-                "process.capabilities.ambient: {} is not both permitted and inheritable; ignored",
-                name(n)
-            );
-            continue;
+            continue; // see skipped()
         }
         sys::ambient_raise(n).sys("prctl PR_CAP_AMBIENT_RAISE", name(n))?;
     }
@@ -328,6 +352,26 @@ mod tests {
         assert_eq!(plan.supported, (1 << 40) - 1);
         let plan = plan_for(Some(&caps), 40);
         assert_eq!(plan.bounding, (1 << 5) | (1 << 40));
+    }
+
+    #[test]
+    fn skipped_capabilities_are_reported_once() {
+        let caps: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_BPF", "CAP_CHECKPOINT_RESTORE"],
+            "permitted": ["CAP_CHECKPOINT_RESTORE", "CAP_KILL", "CAP_CHOWN"],
+            "inheritable": ["CAP_KILL"],
+            "ambient": ["CAP_KILL", "CAP_CHOWN"]
+        }))
+        .unwrap();
+        assert_eq!(
+            skipped_for(Some(&caps), 38),
+            [
+                "process.capabilities: CAP_BPF is not known to the running kernel; ignored",
+                "process.capabilities: CAP_CHECKPOINT_RESTORE is not known to the running kernel; ignored",
+                "process.capabilities.ambient: CAP_CHOWN is not both permitted and inheritable; ignored",
+            ]
+        );
+        assert!(skipped_for(None, 40).is_empty());
     }
 
     #[test]

@@ -180,18 +180,17 @@ impl Exec {
 
     /// Replaces the process image with the container's program. Returns only on failure.
     pub(crate) fn exec(self) -> Error {
+        // A seccomp filter, when configured, is already in place (launch installs it before
+        // init reports Ready), so the few calls below run under it: rt_sigaction,
+        // rt_sigprocmask, personality, prctl and execve.
         if let Err(e) = self.prepare() {
             return e;
         }
-        // Seccomp: a filter is loaded here, after no_new_privs is set (which lets it load
-        // without CAP_SYS_ADMIN) and as the very last step, so that it filters the
-        // container's program and nothing of the runtime's.
         self.execve()
     }
 
-    /// Everything that must precede the seccomp filter: default signal dispositions and an
-    /// empty signal mask (nothing of the runtime's leaks into the container), the
-    /// personality, and no_new_privs.
+    /// Default signal dispositions and an empty signal mask (nothing of the runtime's leaks
+    /// into the container), the personality, and no_new_privs.
     fn prepare(&self) -> Result<()> {
         reset_signal_dispositions();
         sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)

@@ -32,6 +32,9 @@ pub(crate) fn validate(process: &Process) -> Result<()> {
     }
     user::validate(process.user())?;
     caps::validate(process.capabilities().as_ref())?;
+    for warning in caps::skipped(process.capabilities().as_ref()) {
+        tracing::warn!("{warning}");
+    }
     exec::validate_env(process.env().as_deref().unwrap_or_default())?;
     exec::validate_args(process.args().as_deref().unwrap_or_default())?;
     let cwd = process.cwd();
@@ -87,6 +90,21 @@ fn write_proc(path: &str, value: &str) -> Result<()> {
     file.write_all(value.as_bytes()).ctx("write", path)
 }
 
+/// In init, after `pivot_root` and before the rootfs is made read-only: creates a missing
+/// `cwd` (mode 0755, as runc does). Paths resolve inside the container's root.
+pub(crate) fn create_cwd(process: &Process) -> Result<()> {
+    let cwd = process.cwd();
+    match std::fs::symlink_metadata(cwd) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o755)
+            .create(cwd)
+            .ctx("mkdir process.cwd", cwd),
+        Err(e) => Err(Error::io("stat process.cwd", cwd, e)),
+    }
+}
+
 /// Everything up to, not including, `execve`: rlimits, scheduler, ioPriority, switch to the
 /// user (groups, gid, uid, umask) keeping the configured capabilities, cwd. Returns the prepared
 /// exec (the resolved executable and its argv/env), so a missing executable is a create error.
@@ -100,8 +118,8 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
         sched::apply_io_priority(p)?;
     }
     let cwd = process.cwd();
-    // As runc does: create a missing cwd, and enter it as root first (the user may not be
-    // able to reach it); only if root is refused, try again as the user.
+    // As runc does: enter the cwd as root first (the user may not be able to reach it); only
+    // if root is refused, try again as the user.
     let chdir_as_user = chdir_as_root(cwd)?;
     let user = process.user();
     let env = exec::environment(process.env().as_deref().unwrap_or_default(), || {
@@ -131,17 +149,9 @@ fn chdir(cwd: &Path) -> Result<()> {
         .map_err(|e| Error::sys("chdir", format!("process.cwd {}", cwd.display()), e))
 }
 
-/// Creates `cwd` if it is missing and enters it; returns whether it must be entered again
-/// after the user switch because root was refused (EACCES/EPERM, e.g. on a root-squashed
-/// network file system).
+/// Enters `cwd`; returns whether it must be entered again after the user switch because
+/// root was refused (EACCES/EPERM, e.g. on a root-squashed network file system).
 fn chdir_as_root(cwd: &Path) -> Result<bool> {
-    if !cwd.exists() {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(cwd)
-            .ctx("mkdir process.cwd", cwd)?;
-    }
     match nix::unistd::chdir(cwd) {
         Ok(()) => Ok(false),
         Err(Errno::EACCES | Errno::EPERM) => Ok(true),
@@ -339,6 +349,16 @@ mod tests {
     }
 
     #[test]
+    fn missing_cwd_is_created() {
+        let base = std::env::temp_dir().join(format!("berth-cwd-{}", std::process::id()));
+        let cwd = base.join("a/b");
+        create_cwd(&process(json!({"cwd": cwd}))).unwrap();
+        assert!(cwd.is_dir());
+        create_cwd(&process(json!({"cwd": cwd}))).unwrap();
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
     fn missing_executable_fails_at_apply() {
         in_child("process::tests::missing_executable_fails_at_apply", || {
             let p = process(json!({
@@ -378,6 +398,7 @@ mod tests {
                 }
             }));
             validate(&p).unwrap();
+            create_cwd(&p).unwrap();
             // State the runtime could leak: a blocked signal, and SIGPIPE, which Rust's
             // runtime ignores.
             let mut usr1 = SigSet::empty();
