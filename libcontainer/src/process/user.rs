@@ -148,6 +148,54 @@ mod tests {
     }
 
     #[test]
+    fn denied_setgroups_is_an_error_only_when_groups_are_asked_for() {
+        let test =
+            "process::user::tests::denied_setgroups_is_an_error_only_when_groups_are_asked_for";
+        crate::process::testutil::in_child(test, || {
+            use crate::sys::process::{clone3, Clone};
+            use nix::sched::CloneFlags;
+            use nix::sys::wait::{waitpid, WaitStatus};
+            // A new user namespace needs a single-threaded caller: clone a copy of this thread.
+            let (uid, gid) = (nix::unistd::geteuid(), nix::unistd::getegid());
+            let opts = Clone {
+                namespaces: CloneFlags::CLONE_NEWUSER,
+                ..Clone::default()
+            };
+            let (pid, _pidfd) = clone3(opts, || {
+                match std::panic::catch_unwind(|| in_userns_with_setgroups_denied(uid, gid)) {
+                    Ok(()) => 0,
+                    Err(_) => 1,
+                }
+            })
+            .unwrap();
+            assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+        });
+    }
+
+    fn in_userns_with_setgroups_denied(uid: Uid, gid: Gid) {
+        std::fs::write("/proc/self/setgroups", "deny").unwrap();
+        std::fs::write("/proc/self/uid_map", format!("0 {uid} 1")).unwrap();
+        std::fs::write("/proc/self/gid_map", format!("0 {gid} 1")).unwrap();
+        let user = |gids: Vec<u32>| {
+            UserBuilder::default()
+                .uid(0u32)
+                .gid(0u32)
+                .additional_gids(gids)
+                .build()
+                .unwrap()
+        };
+        let err = switch(&user(vec![0])).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "process.user.additionalGids: setgroups is denied in this user namespace"
+        );
+        switch(&user(vec![])).unwrap();
+        let unmapped = UserBuilder::default().uid(5u32).gid(0u32).build().unwrap();
+        let err = switch(&unmapped).unwrap_err().to_string();
+        assert!(err.starts_with("setresuid 5 (not mapped"), "{err}");
+    }
+
+    #[test]
     fn home_from_passwd() {
         let passwd = "root:x:0:0:root:/root:/bin/sh\n\
                       broken line\n\
