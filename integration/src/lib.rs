@@ -21,7 +21,7 @@ pub mod runner;
 pub mod spec;
 
 pub use bundle::Bundle;
-pub use env::{wait_for_file, wait_until, TestEnv};
+pub use env::{runc_differs, wait_for_file, wait_until, TestEnv};
 pub use payload::Report;
 pub use runner::Output;
 pub use spec::{cap_mask, cgroup_path, default_spec};

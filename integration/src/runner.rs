@@ -16,7 +16,7 @@ use serde_json::Value;
 
 use crate::host;
 use crate::paths::hang_limit;
-use crate::spec::TAG_VAR;
+use crate::spec::{RUNTIME_ONLY_VAR, TAG_VAR};
 
 /// The runtime under test with one state root.
 pub struct Runtime {
@@ -135,7 +135,8 @@ impl Call<'_> {
             .current_dir(&self.cwd)
             .stdin(Stdio::null())
             .stdout(out_file)
-            .stderr(err_file);
+            .stderr(err_file)
+            .env(RUNTIME_ONLY_VAR, "1");
         if let Some(tag) = &self.tag {
             cmd.env(TAG_VAR, tag);
         }

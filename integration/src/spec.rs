@@ -12,6 +12,9 @@ pub fn cgroup_path(id: &str) -> String {
 /// started with it too), so that leftover processes can be found.
 pub const TAG_VAR: &str = "BERTH_TEST_TAG";
 
+/// Set in the runtime's own environment only: it must not leak into containers.
+pub const RUNTIME_ONLY_VAR: &str = "BERTH_TEST_RUNTIME_ONLY";
+
 /// `runc spec`'s config, for a test: no terminal, the payload as the process, a hostname of
 /// `berth-test`, a tag in the environment, and the cgroup at [`cgroup_path`]. The
 /// `/sys/fs/cgroup` mount of `runc spec` is left out (a test of its own adds it), so that the
