@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::Hooks;
+use oci_spec::runtime::{Hooks, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Manager;
@@ -32,8 +32,12 @@ pub struct CreateOptions {
     pub root: PathBuf,
     pub pid_file: Option<PathBuf>,
     pub console_socket: Option<PathBuf>,
-    /// Fds after 0-2 that pass into the container: `LISTEN_FDS` plus `--preserve-fds`.
+    /// `--preserve-fds`: fds after 0-2 (and after the LISTEN_FDS ones) that pass into the
+    /// container.
     pub extra_fds: u32,
+    /// Socket-activation fds (systemd's LISTEN_FDS for this process) passed on as fds 3..;
+    /// the container gets `LISTEN_FDS=<n>` and `LISTEN_PID=1`.
+    pub listen_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
     /// The caller will not stay attached (create, run --detach): a terminal then needs a
@@ -50,6 +54,7 @@ impl CreateOptions {
             pid_file: None,
             console_socket: None,
             extra_fds: 0,
+            listen_fds: 0,
             no_pivot: false,
             no_new_keyring: false,
             detach: true,
@@ -71,6 +76,10 @@ impl CreateOptions {
         self.extra_fds = n;
         self
     }
+    pub fn listen_fds(mut self, n: u32) -> Self {
+        self.listen_fds = n;
+        self
+    }
     pub fn no_pivot(mut self, yes: bool) -> Self {
         self.no_pivot = yes;
         self
@@ -82,6 +91,32 @@ impl CreateOptions {
     pub fn detach(mut self, yes: bool) -> Self {
         self.detach = yes;
         self
+    }
+}
+
+/// Options of [`Container::exec`].
+#[derive(Clone, Debug)]
+pub struct ExecOptions {
+    /// The process to run (`exec --process`, or built from the container's config and the
+    /// command line).
+    pub process: Process,
+    pub console_socket: Option<PathBuf>,
+    pub pid_file: Option<PathBuf>,
+    /// `--preserve-fds`: fds 3.. that pass into the process.
+    pub extra_fds: u32,
+    /// The caller will not wait for the process: a terminal then needs a console socket.
+    pub detach: bool,
+}
+
+/// A process started by [`Container::exec`]; the caller is its parent.
+pub struct ExecProcess {
+    pid: Pid,
+    _pidfd: OwnedFd,
+}
+
+impl ExecProcess {
+    pub fn pid(&self) -> i32 {
+        self.pid.as_raw()
     }
 }
 
@@ -116,35 +151,17 @@ impl Container {
     /// nothing is left behind: no process, cgroup, mount or state directory.
     pub fn create(opts: &CreateOptions) -> Result<Container> {
         id::validate(&opts.id)?;
-        for fd in 3..3 + opts.extra_fds as i32 {
-            if !crate::sys::process::fd_is_open(fd) {
-                return Err(Error::Usage(format!(
-                    "preserved fd {fd} (of {}) is not open",
-                    opts.extra_fds
-                )));
+        check_fds(opts.listen_fds, opts.extra_fds)?;
+        let mut bundle = Bundle::load(&opts.bundle)?;
+        if opts.listen_fds > 0 {
+            if let Some(p) = bundle.spec.process_mut().as_mut() {
+                let env = p.env_mut().get_or_insert_with(Vec::new);
+                env.push(format!("LISTEN_FDS={}", opts.listen_fds));
+                env.push("LISTEN_PID=1".to_string());
             }
         }
-        let bundle = Bundle::load(&opts.bundle)?;
         let process = bundle.spec.process().as_ref().expect("validated");
-        let terminal = process.terminal().unwrap_or(false);
-        match (terminal, opts.console_socket.is_some()) {
-            (true, false) if opts.detach => {
-                return Err(Error::Usage(
-                    "cannot allocate tty if berth will detach without setting console socket".into(),
-                ))
-            }
-            (true, false) => {
-                return Err(Error::Usage(
-                    "process.terminal in the foreground needs --console-socket (the pty proxy is not implemented yet)".into(),
-                ))
-            }
-            (false, true) => {
-                return Err(Error::Usage(
-                    "cannot use console socket if berth will not allocate tty (process.terminal is false)".into(),
-                ))
-            }
-            _ => {}
-        }
+        check_terminal(process, opts.console_socket.is_some(), opts.detach)?;
         let linux = bundle.spec.linux().as_ref().expect("validated");
         let cgroup = Manager::new(linux.cgroups_path().as_deref(), &opts.id)?;
         let dir = StateDir::create(&opts.root, &opts.id)?;
@@ -170,7 +187,12 @@ impl Container {
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
         cgroup.create().map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
-        if let Some(res) = bundle.spec.linux().as_ref().and_then(|l| l.resources().as_ref()) {
+        if let Some(res) = bundle
+            .spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.resources().as_ref())
+        {
             cgroup.set(res).map_err(fail)?;
         }
         let launched = launch::launch(&Launch {
@@ -179,7 +201,7 @@ impl Container {
             state_dir: dir,
             cgroup: &cgroup,
             console_socket: opts.console_socket.as_deref(),
-            extra_fds: opts.extra_fds,
+            extra_fds: opts.listen_fds + opts.extra_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
         })
@@ -297,7 +319,11 @@ impl Container {
         Ok(State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
-            pid: if status == Status::Stopped { 0 } else { self.record.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.record.pid
+            },
             status,
             bundle: self.record.bundle.clone(),
             rootfs: self.record.rootfs.clone(),
@@ -359,6 +385,48 @@ impl Container {
         Ok(())
     }
 
+    /// Runs another process in the container (its namespaces, cgroup and the given process
+    /// settings). Returns once the process has `execve`d.
+    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess> {
+        {
+            let _dir = self.dir()?;
+            match self.status() {
+                Status::Created | Status::Running => {}
+                Status::Paused => {
+                    return Err(Error::InvalidState(
+                        "cannot exec in a paused container".into(),
+                    ))
+                }
+                _ => {
+                    return Err(Error::InvalidState(
+                        "cannot exec in a stopped container".into(),
+                    ))
+                }
+            }
+        }
+        crate::process::validate(&opts.process)?;
+        check_terminal(&opts.process, opts.console_socket.is_some(), opts.detach)?;
+        check_fds(0, opts.extra_fds)?;
+        let launched = launch::exec::exec(&launch::exec::ExecLaunch {
+            init_pid: self.record.pid,
+            process: &opts.process,
+            cgroup: &self.record.cgroup,
+            console_socket: opts.console_socket.as_deref(),
+            extra_fds: opts.extra_fds,
+        })?;
+        if let Some(pid_file) = &opts.pid_file {
+            if let Err(e) = write_atomic(pid_file, launched.pid.to_string().as_bytes(), 0o644) {
+                let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
+                let _ = waitpid(launched.pid, None);
+                return Err(e);
+            }
+        }
+        Ok(ExecProcess {
+            pid: launched.pid,
+            _pidfd: launched.pidfd,
+        })
+    }
+
     /// Sends `sig` to init, or with `all` to every process in the container's cgroup.
     pub fn kill(&self, sig: i32, all: bool) -> Result<()> {
         let _dir = self.dir()?;
@@ -417,6 +485,30 @@ impl Container {
         result
     }
 
+    /// `delete` by id, as the CLI (and a shim's second `delete --force`) calls it: with `force`
+    /// a container that does not exist, or whose create died half-way, is not an error.
+    pub fn delete_by_id(root: &Path, id: &str, force: bool) -> Result<()> {
+        match Self::load(root, id) {
+            Ok(c) => c.delete(force),
+            Err(Error::NotExist) if force => {
+                // A state dir without a record: an aborted create. Taking the lock waits for a
+                // create still in progress; if it finished meanwhile, delete what it made.
+                match StateDir::open(root, id) {
+                    Ok(dir) => match dir.load::<Record>() {
+                        Ok(_) => {
+                            drop(dir);
+                            Self::load(root, id)?.delete(true)
+                        }
+                        Err(_) => dir.remove(),
+                    },
+                    Err(Error::NotExist) => Ok(()),
+                    Err(e) => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// SIGKILLs init (and with `all` every process of the cgroup) and waits until init is gone.
     fn kill_and_wait(&self, all: bool) -> Result<()> {
         let pid = self.record.pid;
@@ -464,6 +556,36 @@ impl Container {
             Err(e) => Err(Error::sys("waitpid", pid, e)),
         }
     }
+}
+
+/// A terminal needs a console socket unless the caller stays attached (and then berth would
+/// have to proxy the pty, which it does not do yet); a console socket needs a terminal.
+fn check_terminal(process: &Process, console_socket: bool, detach: bool) -> Result<()> {
+    match (process.terminal().unwrap_or(false), console_socket) {
+        (true, false) if detach => Err(Error::Usage(
+            "cannot allocate tty if berth will detach without setting console socket".into(),
+        )),
+        (true, false) => Err(Error::Usage(
+            "process.terminal in the foreground needs --console-socket (the pty proxy is not implemented yet)".into(),
+        )),
+        (false, true) => Err(Error::Usage(
+            "cannot use console socket if berth will not allocate tty (process.terminal is false)"
+                .into(),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// The fds that will pass into the container (3 .. 3+listen+extra) must be open.
+fn check_fds(listen_fds: u32, extra_fds: u32) -> Result<()> {
+    for fd in 3..3 + (listen_fds + extra_fds) as i32 {
+        if !crate::sys::process::fd_is_open(fd) {
+            return Err(Error::Usage(format!(
+                "fd {fd} is not open (--preserve-fds {extra_fds} with {listen_fds} LISTEN_FDS)"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Blocks until the process behind `pidfd` has exited, or `timeout` passes.

@@ -161,22 +161,36 @@ mod tests {
             "env": ["FOO=bar"]
         }));
         run("prestart", Some(&vec![h]), b"{\"id\":\"x\"}").unwrap();
-        assert_eq!(std::fs::read_to_string(&out).unwrap(), "{\"id\":\"x\"}bar\n");
+        assert_eq!(
+            std::fs::read_to_string(&out).unwrap(),
+            "{\"id\":\"x\"}bar\n"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
     fn failure_quotes_output() {
-        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo oops >&2; exit 3"]}));
-        let err = run("poststart", Some(&vec![h]), b"{}").unwrap_err().to_string();
-        assert!(err.contains("exit status: 3") && err.contains("oops"), "{err}");
+        let h = hook(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "echo oops >&2; exit 3"]}),
+        );
+        let err = run("poststart", Some(&vec![h]), b"{}")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("exit status: 3") && err.contains("oops"),
+            "{err}"
+        );
     }
 
     #[test]
     fn timeout_kills() {
-        let h = hook(serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 10"], "timeout": 1}));
+        let h = hook(
+            serde_json::json!({"path": "/bin/sh", "args": ["sh", "-c", "sleep 10"], "timeout": 1}),
+        );
         let t = Instant::now();
-        let err = run("prestart", Some(&vec![h]), b"{}").unwrap_err().to_string();
+        let err = run("prestart", Some(&vec![h]), b"{}")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("timed out"), "{err}");
         assert!(t.elapsed() < Duration::from_secs(5));
     }

@@ -26,7 +26,9 @@ pub fn validate(id: &str) -> Result<()> {
         .chars()
         .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '_' | '+' | '-' | '.')))
     {
-        return bad(&format!("character {c:?} is not allowed (use A-Z a-z 0-9 _ + - .)"));
+        return bad(&format!(
+            "character {c:?} is not allowed (use A-Z a-z 0-9 _ + - .)"
+        ));
     }
     Ok(())
 }
@@ -37,14 +39,31 @@ mod tests {
 
     #[test]
     fn accepts_runc_ids() {
-        for id in ["a", "abc-123", "x.y_z+w", "0123456789abcdef", &"a".repeat(255)] {
+        for id in [
+            "a",
+            "abc-123",
+            "x.y_z+w",
+            "0123456789abcdef",
+            &"a".repeat(255),
+        ] {
             validate(id).unwrap();
         }
     }
 
     #[test]
     fn rejects_bad_ids() {
-        for id in ["", ".", "..", "../x", "a/b", "/abs", "a b", "a\0b", "é", &"a".repeat(256)] {
+        for id in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "/abs",
+            "a b",
+            "a\0b",
+            "é",
+            &"a".repeat(256),
+        ] {
             assert!(validate(id).is_err(), "{id:?} accepted");
         }
     }

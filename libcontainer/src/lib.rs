@@ -28,6 +28,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod id;
+pub mod seccomp;
 pub mod signal;
 pub mod spec;
 pub mod state;
@@ -43,7 +44,7 @@ mod terminal;
 #[allow(unsafe_code)]
 mod sys;
 
-pub use container::{Container, CreateOptions};
+pub use container::{Container, CreateOptions, ExecOptions, ExecProcess};
 pub use error::{Error, Result};
 pub use state::{State, Status};
 

@@ -42,11 +42,18 @@ impl Plan {
                 _ => plan.new |= flag,
             }
         }
-        plan.join.sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
+        plan.join
+            .sort_by_key(|(f, _)| *f != CloneFlags::CLONE_NEWUSER);
         if let Some(offsets) = linux.time_offsets() {
             let mut o: Vec<_> = offsets
                 .iter()
-                .map(|(clock, off)| (clock.clone(), off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0)))
+                .map(|(clock, off)| {
+                    (
+                        clock.clone(),
+                        off.secs().unwrap_or(0),
+                        off.nanosecs().unwrap_or(0),
+                    )
+                })
                 .collect();
             o.sort();
             plan.time_offsets = o;
@@ -155,10 +162,14 @@ pub(crate) fn validate(spec: &Spec) -> Result<()> {
             "mappings are only allowed with a new user namespace",
         ));
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.has(CloneFlags::CLONE_NEWUTS) {
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !plan.has(CloneFlags::CLONE_NEWUTS)
+    {
         return Err(Error::invalid("hostname", "needs a uts namespace"));
     }
-    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty()) && !plan.has(CloneFlags::CLONE_NEWUTS) {
+    if spec.domainname().as_ref().is_some_and(|h| !h.is_empty())
+        && !plan.has(CloneFlags::CLONE_NEWUTS)
+    {
         return Err(Error::invalid("domainname", "needs a uts namespace"));
     }
     for (clock, _, nanos) in &plan.time_offsets {
@@ -169,7 +180,10 @@ pub(crate) fn validate(spec: &Spec) -> Result<()> {
             ));
         }
         if *nanos >= 1_000_000_000 {
-            return Err(Error::invalid("linux.timeOffsets", "nanosecs must be below 1e9"));
+            return Err(Error::invalid(
+                "linux.timeOffsets",
+                "nanosecs must be below 1e9",
+            ));
         }
     }
     if !plan.time_offsets.is_empty() && !plan.new.contains(CLONE_NEWTIME) {
@@ -189,7 +203,11 @@ pub(crate) fn join(plan: &Plan) -> Result<()> {
     let files = plan
         .join
         .iter()
-        .map(|(f, p)| File::open(p).ctx("open namespace", p).map(|file| (*f, p, file)))
+        .map(|(f, p)| {
+            File::open(p)
+                .ctx("open namespace", p)
+                .map(|file| (*f, p, file))
+        })
         .collect::<Result<Vec<_>>>()?;
     for (flag, path, file) in &files {
         nix::sched::setns(file.as_fd(), *flag).map_err(|e| {
@@ -218,7 +236,10 @@ pub(crate) fn write_id_maps(pid: i32, spec: &Spec) -> Result<()> {
     let Some(linux) = spec.linux() else {
         return Ok(());
     };
-    for (file, maps) in [("uid_map", linux.uid_mappings()), ("gid_map", linux.gid_mappings())] {
+    for (file, maps) in [
+        ("uid_map", linux.uid_mappings()),
+        ("gid_map", linux.gid_mappings()),
+    ] {
         let Some(maps) = maps else { continue };
         let data: String = maps
             .iter()
@@ -265,8 +286,13 @@ mod tests {
 
     #[test]
     fn duplicates_rejected() {
-        let s = spec(serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "pid"}]}}));
-        assert!(validate(&s).unwrap_err().to_string().contains("pid namespace listed twice"));
+        let s = spec(
+            serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "pid"}, {"type": "pid"}]}}),
+        );
+        assert!(validate(&s)
+            .unwrap_err()
+            .to_string()
+            .contains("pid namespace listed twice"));
     }
 
     #[test]
@@ -277,9 +303,13 @@ mod tests {
 
     #[test]
     fn userns_needs_maps() {
-        let s = spec(serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}]}}));
+        let s = spec(
+            serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "user"}]}}),
+        );
         assert!(validate(&s).is_err());
-        let s = spec(serde_json::json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}));
+        let s = spec(
+            serde_json::json!({"linux": {"uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}}),
+        );
         assert!(validate(&s).is_err());
     }
 

@@ -62,7 +62,9 @@ mod tests {
 
     #[test]
     fn rejects_unknown() {
-        for s in ["", "0", "-1", "65", "NOPE", "SIG", "RTMIN-1", "RTMAX+1", "9x"] {
+        for s in [
+            "", "0", "-1", "65", "NOPE", "SIG", "RTMIN-1", "RTMAX+1", "9x",
+        ] {
             assert!(parse(s).is_err(), "{s:?} accepted");
         }
     }

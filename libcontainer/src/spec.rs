@@ -23,9 +23,15 @@ impl Bundle {
         let path = std::fs::canonicalize(bundle).ctx("open bundle", bundle)?;
         let config = path.join("config.json");
         let data = std::fs::read(&config).ctx("read", &config)?;
-        let spec = parse(&data).map_err(|reason| Error::Config {
-            path: config.clone(),
-            reason,
+        let spec = parse(&data).map_err(|reason| {
+            // oci-spec rejects an unknown capability name while parsing: name its field.
+            let value = serde_json::from_slice(&data).unwrap_or_default();
+            process::check_capability_names(&value)
+                .err()
+                .unwrap_or(Error::Config {
+                    path: config.clone(),
+                    reason,
+                })
         })?;
         validate(&spec)?;
         let root = spec
@@ -40,11 +46,7 @@ impl Bundle {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
-        Ok(Bundle {
-            path,
-            rootfs,
-            spec,
-        })
+        Ok(Bundle { path, rootfs, spec })
     }
 }
 
@@ -72,10 +74,18 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if process.command_line().is_some() {
         return Err(Error::unsupported("process.commandLine (Windows only)"));
     }
-    if process.apparmor_profile().as_ref().is_some_and(|p| !p.is_empty()) {
+    if process
+        .apparmor_profile()
+        .as_ref()
+        .is_some_and(|p| !p.is_empty())
+    {
         return Err(Error::unsupported("process.apparmorProfile"));
     }
-    if process.selinux_label().as_ref().is_some_and(|l| !l.is_empty()) {
+    if process
+        .selinux_label()
+        .as_ref()
+        .is_some_and(|l| !l.is_empty())
+    {
         return Err(Error::unsupported("process.selinuxLabel"));
     }
     if process.exec_cpu_affinity().is_some() {
@@ -96,6 +106,7 @@ pub fn validate(spec: &Spec) -> Result<()> {
         .linux()
         .as_ref()
         .ok_or_else(|| Error::invalid("linux", "missing (berth runs Linux containers)"))?;
+    process::validate_personality(linux.personality().as_ref())?;
     let unsupported = [
         (linux.seccomp().is_some(), "linux.seccomp"),
         (linux.intel_rdt().is_some(), "linux.intelRdt"),

@@ -186,7 +186,7 @@ pub(crate) fn now_rfc3339() -> String {
 
 /// Formats seconds since the epoch (UTC); nanoseconds are printed without trailing zeros, as Go
 /// does, and omitted when zero.
-pub(crate) fn rfc3339(secs: i64, nanos: u32) -> String {
+pub fn rfc3339(secs: i64, nanos: u32) -> String {
     let days = secs.div_euclid(86_400);
     let rem = secs.rem_euclid(86_400);
     let (y, m, d) = civil_from_days(days);
@@ -226,7 +226,10 @@ mod tests {
     #[test]
     fn formats_like_go() {
         assert_eq!(rfc3339(0, 0), "1970-01-01T00:00:00Z");
-        assert_eq!(rfc3339(1_700_000_000, 120_000_000), "2023-11-14T22:13:20.12Z");
+        assert_eq!(
+            rfc3339(1_700_000_000, 120_000_000),
+            "2023-11-14T22:13:20.12Z"
+        );
         assert_eq!(rfc3339(951_782_400, 1), "2000-02-29T00:00:00.000000001Z");
     }
 
@@ -234,7 +237,10 @@ mod tests {
     fn state_dir_create_is_exclusive() {
         let root = std::env::temp_dir().join(format!("berth-state-test-{}", std::process::id()));
         let d = StateDir::create(&root, "c1").unwrap();
-        assert!(matches!(StateDir::create(&root, "c1"), Err(Error::Exists(_))));
+        assert!(matches!(
+            StateDir::create(&root, "c1"),
+            Err(Error::Exists(_))
+        ));
         d.save(&serde_json::json!({"a": 1})).unwrap();
         let v: serde_json::Value = d.load().unwrap();
         assert_eq!(v["a"], 1);

@@ -101,7 +101,8 @@ fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> 
     }
     rootfs::finalize(&rootfs)?;
     pass_fds(ctx.extra_fds)?;
-    let exec = process::apply(proc_spec)?;
+    let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
+    let exec = process::apply(proc_spec, personality)?;
 
     ctx.channel.send(&Msg::Ready)?;
     let (mut conn, _) = ctx
@@ -133,7 +134,10 @@ fn become_root_in_userns() -> Result<()> {
         std::fs::read_to_string(file)
             .map(|m| {
                 m.lines().any(|l| {
-                    let f: Vec<u64> = l.split_whitespace().filter_map(|x| x.parse().ok()).collect();
+                    let f: Vec<u64> = l
+                        .split_whitespace()
+                        .filter_map(|x| x.parse().ok())
+                        .collect();
                     f.len() == 3 && f[0] == 0 && f[2] > 0
                 })
             })
@@ -152,7 +156,7 @@ fn become_root_in_userns() -> Result<()> {
 
 /// Only fds 0-2 and the `extra` fds after them pass into the container: everything else
 /// (such as the shim's socket that containerd leaks as fd 3) is marked close-on-exec.
-fn pass_fds(extra: u32) -> Result<()> {
+pub(super) fn pass_fds(extra: u32) -> Result<()> {
     for fd in 3..3 + extra as i32 {
         clear_cloexec(fd).sys("fcntl F_SETFD", format!("preserved fd {fd}"))?;
     }

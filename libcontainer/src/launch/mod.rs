@@ -14,6 +14,7 @@
 //! When namespaces are joined by path, or a time namespace has offsets, an intermediate process
 //! does the `setns`/`unshare` and clones init with `CLONE_PARENT`, so the runtime never leaves
 //! its own namespaces and init is still the runtime's child.
+pub(crate) mod exec;
 pub(crate) mod init;
 mod sync;
 

@@ -109,7 +109,14 @@ mod tests {
     #[test]
     fn round_trip() {
         let (a, b) = pair().unwrap();
-        for m in [Msg::Pid(42), Msg::Go(7), Msg::RunHooks, Msg::HooksDone, Msg::Ready, Msg::Error("x y".into())] {
+        for m in [
+            Msg::Pid(42),
+            Msg::Go(7),
+            Msg::RunHooks,
+            Msg::HooksDone,
+            Msg::Ready,
+            Msg::Error("x y".into()),
+        ] {
             a.send(&m).unwrap();
             assert_eq!(b.recv().unwrap(), Some(m));
         }

@@ -4,12 +4,31 @@
 //! `root.readonly` and `sysctl`.
 //!
 //! Every destination is resolved inside the rootfs (never following a symlink out of it), so an
-//! image cannot redirect a mount onto the host.
+//! image cannot redirect a mount onto the host: see `paths`.
+//!
+//! Files: `validate` (spec checks), `options` (mount option words), `paths` (resolution inside
+//! the root), `mounts` (root propagation and `mounts`), `cgroup` (mounts of type `cgroup`),
+//! `devices`, `pivot`, `masked` (the steps after pivot), `sysctl`, `mountinfo`.
 use std::path::Path;
 
 use oci_spec::runtime::Spec;
 
 use crate::Result;
+
+mod cgroup;
+mod devices;
+mod masked;
+mod mountinfo;
+mod mounts;
+mod options;
+mod paths;
+mod pivot;
+mod sysctl;
+#[cfg(test)]
+mod tests;
+mod validate;
+
+pub(crate) use options::MOUNT_OPTIONS;
 
 /// What the rootfs steps need to know, besides the spec.
 pub(crate) struct RootfsConfig<'a> {
@@ -26,35 +45,35 @@ pub(crate) struct RootfsConfig<'a> {
 
 /// Checks the rootfs-related fields of the spec (mounts, devices, propagation, paths, sysctl)
 /// before anything is created. Unknown mount options and unsupported fields are errors here.
-pub(crate) fn validate(_spec: &Spec) -> Result<()> {
-    Ok(())
+pub(crate) fn validate(spec: &Spec) -> Result<()> {
+    validate::validate(spec)
 }
 
 /// Runs in init, in the new mount namespace, before the createRuntime hooks: makes `/`
 /// private/slave as configured, binds the rootfs onto itself, performs `mounts`, creates devices
 /// and `/dev` symlinks. The host's `/proc` is still at `/proc` during this step.
-pub(crate) fn prepare(_cfg: &RootfsConfig) -> Result<()> {
-    Ok(())
+pub(crate) fn prepare(cfg: &RootfsConfig) -> Result<()> {
+    mounts::prepare_root(cfg)?;
+    let root = paths::Root::open(cfg.rootfs)?;
+    mounts::mount_all(cfg, &root)?;
+    devices::create(cfg, &root)
 }
 
 /// Writes `linux.sysctl` through the host's `/proc/sys` (before `pivot_root`, so that nothing in
 /// the container can redirect the writes); init is already in the container's namespaces, and
 /// `/proc/sys/net` and the ipc keys follow the writer's namespaces.
-pub(crate) fn apply_sysctl(_cfg: &RootfsConfig) -> Result<()> {
-    Ok(())
+pub(crate) fn apply_sysctl(cfg: &RootfsConfig) -> Result<()> {
+    sysctl::apply(cfg.spec)
 }
 
 /// Makes the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot with `no_pivot`) and
 /// leaves the cwd at the new `/`.
-pub(crate) fn pivot(_cfg: &RootfsConfig) -> Result<()> {
-    Ok(())
+pub(crate) fn pivot(cfg: &RootfsConfig) -> Result<()> {
+    pivot::pivot(cfg.rootfs, cfg.no_pivot)
 }
 
 /// After `pivot_root` (and after the console is bound): `readonlyPaths`, `maskedPaths`,
 /// `root.readonly`, and the final `rootfsPropagation`.
-pub(crate) fn finalize(_cfg: &RootfsConfig) -> Result<()> {
-    Ok(())
+pub(crate) fn finalize(cfg: &RootfsConfig) -> Result<()> {
+    masked::finalize(cfg.spec)
 }
-
-/// Every mount option `mounts[].options` may use (the spec's MUST and SHOULD lists).
-pub(crate) const MOUNT_OPTIONS: &[&str] = &[];

@@ -51,7 +51,9 @@ pub fn clone3(opts: Clone, child: impl FnOnce() -> i32) -> nix::Result<(Pid, Own
     let mut args = [0u64; 11];
     args[0] = flags;
     args[1] = &mut pidfd as *mut RawFd as u64; // pidfd
-    args[4] = libc::SIGCHLD as u64; // exit_signal
+                                               // exit_signal: with CLONE_PARENT the kernel requires 0 and uses the caller's own exit
+                                               // signal (SIGCHLD, as every process we clone has).
+    args[4] = if opts.parent { 0 } else { libc::SIGCHLD as u64 };
     args[10] = cgroup;
     // SAFETY: `args` is a valid clone_args of the size passed; the stack is 0, so the child runs
     // on a copy-on-write copy of this stack, exactly as after fork(2). The child never returns
@@ -148,7 +150,13 @@ pub fn setdomainname(name: &str) -> nix::Result<()> {
 pub fn join_session_keyring(name: &str) -> nix::Result<()> {
     let name = std::ffi::CString::new(name).map_err(|_| Errno::EINVAL)?;
     // SAFETY: `name` is a valid NUL-terminated string that outlives the call.
-    let ret = unsafe { libc::syscall(libc::SYS_keyctl, 1 /* JOIN_SESSION_KEYRING */, name.as_ptr()) };
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            1, /* JOIN_SESSION_KEYRING */
+            name.as_ptr(),
+        )
+    };
     match Errno::result(ret) {
         Err(Errno::ENOSYS) => Ok(()),
         r => r.map(drop),

@@ -1,0 +1,154 @@
+//! `exec`: a new process in a running container — its namespaces, its cgroup, and the process
+//! settings of `process.json`. An intermediate process joins the namespaces (the pid namespace
+//! only applies to children) and clones the new process as the runtime's child.
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::os::linux::fs::MetadataExt;
+use std::path::Path;
+
+use nix::sched::CloneFlags;
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+use oci_spec::runtime::Process;
+
+use crate::cgroups::Manager;
+use crate::error::{IoContext, SysContext};
+use crate::namespaces::CLONE_NEWTIME;
+use crate::sys::process::{clone3, pidfd_open, pidfd_send_signal, Clone};
+use crate::{process, terminal, Error, Result};
+
+use super::init::pass_fds;
+use super::sync::{self, Channel, Msg};
+use super::Launched;
+
+/// What `exec` needs from the container and the caller.
+pub(crate) struct ExecLaunch<'a> {
+    pub init_pid: i32,
+    pub process: &'a Process,
+    pub cgroup: &'a Manager,
+    pub console_socket: Option<&'a Path>,
+    pub extra_fds: u32,
+}
+
+/// The namespaces, in the order they are joined (user first: its capabilities apply to the
+/// rest), with their `/proc/<pid>/ns` names.
+const NAMESPACES: [(CloneFlags, &str); 8] = [
+    (CloneFlags::CLONE_NEWUSER, "user"),
+    (CloneFlags::CLONE_NEWIPC, "ipc"),
+    (CloneFlags::CLONE_NEWUTS, "uts"),
+    (CloneFlags::CLONE_NEWNET, "net"),
+    (CloneFlags::CLONE_NEWPID, "pid"),
+    (CloneFlags::CLONE_NEWCGROUP, "cgroup"),
+    (CLONE_NEWTIME, "time"),
+    (CloneFlags::CLONE_NEWNS, "mnt"),
+];
+
+/// Starts the process; returns once it has `execve`d (or with its error).
+pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
+    let joins = namespaces_of(l.init_pid)?;
+    let console = l
+        .console_socket
+        .map(terminal::connect_console_socket)
+        .transpose()?;
+    let (ours, theirs) = sync::pair()?;
+    let (mid, _mid_fd) = clone3(Clone::default(), || {
+        let result = joins
+            .iter()
+            .try_for_each(|(flag, file, name)| {
+                nix::sched::setns(file.as_fd(), *flag).sys("setns", name)
+            })
+            .and_then(|()| {
+                clone3(
+                    Clone {
+                        parent: true,
+                        ..Default::default()
+                    },
+                    || child(l, &theirs, console),
+                )
+                .sys("clone3", "exec process")
+            });
+        let msg = match result {
+            Ok((pid, _)) => Msg::Pid(pid.as_raw()),
+            Err(e) => Msg::Error(e.to_string()),
+        };
+        i32::from(theirs.send(&msg).is_err())
+    })
+    .sys("clone3", "exec intermediate")?;
+    drop(theirs);
+    let reply = ours.recv();
+    let _ = waitpid(mid, None);
+    let pid = match reply? {
+        Some(Msg::Pid(pid)) => pid,
+        Some(Msg::Error(text)) => return Err(Error::Init(text)),
+        _ => return Err(Error::Init("exec intermediate process failed".into())),
+    };
+    let pidfd = pidfd_open(pid).sys("pidfd_open", pid)?;
+    let launched = Launched {
+        pid: Pid::from_raw(pid),
+        pidfd,
+    };
+    match setup(l, &ours, pid) {
+        Ok(()) => Ok(launched),
+        Err(e) => {
+            let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
+            let _ = waitpid(launched.pid, None);
+            Err(e)
+        }
+    }
+}
+
+/// Runtime side: the cgroup and oom_score_adj (through the host's /proc), then Go; the channel
+/// closes without a message when the process has `execve`d.
+fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
+    l.cgroup.apply(pid)?;
+    if let Some(adj) = l.process.oom_score_adj() {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).ctx("write", path)?;
+    }
+    ch.send(&Msg::Go(pid))?;
+    match ch.recv()? {
+        None => Ok(()),
+        Some(Msg::Error(text)) => Err(Error::Init(text)),
+        Some(m) => Err(Error::Init(format!("unexpected message {m:?}"))),
+    }
+}
+
+/// The new process, in the container's namespaces: wait for Go, apply the process settings,
+/// `execve`.
+fn child(l: &ExecLaunch, ch: &Channel, console: Option<std::os::fd::OwnedFd>) -> i32 {
+    let result = (|| -> Result<Error> {
+        match ch.recv()? {
+            Some(Msg::Go(_)) => {}
+            _ => return Err(Error::Init("runtime went away".into())),
+        }
+        if let Some(console) = console {
+            terminal::setup_pty(console, l.process.console_size().as_ref())?;
+        }
+        pass_fds(l.extra_fds)?;
+        let exec = process::apply(l.process, None)?;
+        Ok(exec.exec())
+    })();
+    let e = match result {
+        Ok(e) | Err(e) => e,
+    };
+    let _ = ch.send(&Msg::Error(e.to_string()));
+    1
+}
+
+/// The namespaces of `pid` that differ from ours, opened, in joining order.
+fn namespaces_of(pid: i32) -> Result<Vec<(CloneFlags, File, String)>> {
+    let mut out = Vec::new();
+    for (flag, name) in NAMESPACES {
+        let theirs = format!("/proc/{pid}/ns/{name}");
+        let ours = format!("/proc/self/ns/{name}");
+        let (Ok(t), Ok(o)) = (std::fs::metadata(&theirs), std::fs::metadata(&ours)) else {
+            continue; // the kernel lacks this namespace type
+        };
+        if (t.st_dev(), t.st_ino()) == (o.st_dev(), o.st_ino()) {
+            continue;
+        }
+        let file = File::open(&theirs).ctx("open", &theirs)?;
+        out.push((flag, file, theirs));
+    }
+    Ok(out)
+}
