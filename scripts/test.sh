@@ -34,12 +34,12 @@ step clippy cargo clippy --workspace --all-targets -- -D warnings
 step clippy-payload cargo clippy "${payload[@]}" --release --target x86_64-unknown-linux-gnu -- -D warnings
 # Unit tests mount and clone namespaces too: they also get a private mount namespace.
 step unit unshare -m --propagation private \
-    cargo test --workspace --exclude berth-integration
+    cargo test --no-fail-fast --workspace --exclude berth-integration
 step build cargo build -p berth-cli
 step payload env RUSTFLAGS="-C target-feature=+crt-static" cargo build "${payload[@]}" \
     --release --target x86_64-unknown-linux-gnu --target-dir integration/payload/target
 step rootfs cargo run --quiet -p berth-integration --bin berth-test-rootfs
-step integration unshare -m --propagation private cargo test -p berth-integration
+step integration unshare -m --propagation private cargo test --no-fail-fast -p berth-integration
 
 say "summary"
 for log in "$logs"/unit.log "$logs"/integration.log; do

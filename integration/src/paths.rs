@@ -44,11 +44,11 @@ pub fn scratch_base() -> PathBuf {
 }
 
 /// The safety limit for any one runtime command or wait (`$BERTH_TEST_TIMEOUT` seconds,
-/// default 120). It only turns a hang into a failure; no test asserts on time.
+/// default 60). It only turns a hang into a failure; no test asserts on time.
 pub fn hang_limit() -> Duration {
     let secs = std::env::var("BERTH_TEST_TIMEOUT")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(120);
+        .unwrap_or(60);
     Duration::from_secs(secs)
 }
