@@ -38,6 +38,12 @@ impl TestEnv {
                 "runtime {} not found: build it (cargo build -p berth-cli) or set BERTH_BIN",
                 bin.display()
             );
+            let shared = host::shared_mounts();
+            assert!(
+                shared.is_empty(),
+                "mounts {shared:?} propagate to the host: run the tests in a private mount \
+                 namespace (unshare -m --propagation private cargo test ...)"
+            );
             host::become_subreaper();
         });
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);

@@ -191,6 +191,19 @@ pub fn mountinfo() -> Vec<MountInfo> {
         .collect()
 }
 
+/// Mounts that propagate to (or from) other mount namespaces: a runtime bug there would reach
+/// the host. `unshare -m --propagation private` leaves none.
+pub fn shared_mounts() -> Vec<String> {
+    mountinfo()
+        .into_iter()
+        .filter(|m| {
+            let left = m.line.split(" - ").next().unwrap_or("");
+            left.split(' ').skip(6).any(|f| f.starts_with("shared:"))
+        })
+        .map(|m| m.target)
+        .collect()
+}
+
 /// Mount points at or below `dir`.
 pub fn mounts_under(dir: &Path) -> Vec<String> {
     let dir = dir.to_string_lossy().to_string();

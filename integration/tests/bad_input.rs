@@ -6,13 +6,25 @@ use std::fs;
 use berth_integration::{host, runc_differs, Bundle, Output, TestEnv};
 use serde_json::json;
 
-/// The checks every bad-input case shares.
+/// Runs `call` and checks what every bad-input case shares; returns its output.
 #[track_caller]
-fn assert_rejected(t: &TestEnv, b: &Bundle, out: &Output) {
+fn rejected(t: &TestEnv, b: &Bundle, call: impl FnOnce() -> Output) -> Output {
+    let mounts_before = mount_table();
+    let out = call();
     out.failed_with_one_line();
+    assert_eq!(
+        mounts_before,
+        mount_table(),
+        "the mount table changed: {out}"
+    );
     assert!(!b.pid_file().exists(), "pid file written: {out}");
     t.assert_nothing_left(b);
     t.assert_root_empty();
+    out
+}
+
+fn mount_table() -> Vec<String> {
+    host::mountinfo().into_iter().map(|m| m.line).collect()
 }
 
 #[test]
@@ -20,8 +32,7 @@ fn malformed_config_json() {
     let t = TestEnv::new("bad-json");
     let b = t.bundle();
     fs::write(b.config_path(), "{\"ociVersion\": \"1.2.0\", \"process\": ").unwrap();
-    let out = t.create_call(&b, &[]).run();
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create_call(&b, &[]).run());
 }
 
 #[test]
@@ -29,16 +40,14 @@ fn config_json_of_wrong_type() {
     let t = TestEnv::new("bad-type");
     let mut b = t.bundle();
     b.spec["process"]["args"] = json!("not a list");
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
 }
 
 #[test]
 fn missing_config_json() {
     let t = TestEnv::new("no-config");
     let b = t.bundle();
-    let out = t.create_call(&b, &[]).run();
-    assert_rejected(&t, &b, &out);
+    let out = rejected(&t, &b, || t.create_call(&b, &[]).run());
     assert!(
         out.mentions("config.json"),
         "the error does not name config.json: {out}"
@@ -50,8 +59,7 @@ fn missing_rootfs() {
     let t = TestEnv::new("no-rootfs");
     let b = t.bundle();
     fs::remove_dir_all(b.rootfs()).unwrap();
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
 }
 
 #[test]
@@ -59,10 +67,10 @@ fn missing_bundle_directory() {
     let t = TestEnv::new("no-bundle");
     let b = t.bundle();
     let missing = b.dir.join("does-not-exist");
-    let out = t
-        .call(&b, ["create", "--bundle", missing.to_str().unwrap(), &b.id])
-        .run();
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || {
+        t.call(&b, ["create", "--bundle", missing.to_str().unwrap(), &b.id])
+            .run()
+    });
 }
 
 #[test]
@@ -70,15 +78,13 @@ fn empty_process_args() {
     let t = TestEnv::new("no-args");
     let mut b = t.bundle();
     b.spec["process"]["args"] = json!([]);
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
 }
 
 fn bad_id(name: &str, id: &str) {
     let t = TestEnv::new(name);
     let b = t.bundle_for_id(id);
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
     // Nothing may appear outside the state root either (`../x` must not escape it).
     let escaped = t.dir.join("x");
     assert!(
@@ -126,16 +132,14 @@ fn unknown_flag() {
     let t = TestEnv::new("bad-flag");
     let b = t.bundle();
     b.write_config();
-    let out = t.create_call(&b, &["--no-such-flag"]).run();
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create_call(&b, &["--no-such-flag"]).run());
 }
 
 #[test]
 fn unknown_command() {
     let t = TestEnv::new("bad-command");
     let b = t.bundle();
-    let out = t.call(&b, ["no-such-command", &b.id]).run();
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.call(&b, ["no-such-command", &b.id]).run());
 }
 
 /// Fields berth does not implement are rejected, naming the field.
@@ -147,8 +151,7 @@ fn unsupported_field_intel_rdt() {
     let t = TestEnv::new("bad-rdt");
     let mut b = t.bundle();
     b.linux()["intelRdt"] = json!({"closID": "berth-test"});
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    let out = rejected(&t, &b, || t.create(&b));
     assert!(
         out.mentions("intelRdt"),
         "the error does not name the field: {out}"
@@ -164,8 +167,7 @@ fn missing_mount_source() {
         "destination": "/data", "type": "bind",
         "source": b.dir.join("no-such-dir"), "options": ["rbind"],
     }));
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
 }
 
 /// The process does not exist in the rootfs: create fails (runc checks before `start`).
@@ -174,6 +176,5 @@ fn missing_executable() {
     let t = TestEnv::new("bad-exe");
     let mut b = t.bundle();
     b.args(&["/bin/no-such-program"]);
-    let out = t.create(&b);
-    assert_rejected(&t, &b, &out);
+    rejected(&t, &b, || t.create(&b));
 }

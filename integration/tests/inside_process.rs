@@ -296,3 +296,17 @@ fn scheduler_and_io_priority() {
     assert_eq!(r.num("nice"), 5);
     assert_eq!(r.0["ioprio"], json!({"class": 2, "data": 6}));
 }
+
+/// `linux.resources.pids.limit` stops a fork bomb inside the container.
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let t = TestEnv::new("proc-pids");
+    let mut b = t.bundle();
+    b.linux()["resources"]["pids"] = json!({"limit": 10});
+    b.payload(&["forkbomb", "100"]);
+    let out = t.run(&b);
+    out.ok();
+    let v = berth_integration::payload::last_json(&out.stdout);
+    assert_eq!(v["errno"], "EAGAIN", "{v}");
+    assert!(v["forked"].as_i64().unwrap() < 10, "{v}");
+}
