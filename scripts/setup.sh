@@ -11,8 +11,10 @@ ensure_cargo
 say "building berth (release)"
 cargo build --release -p berth-cli
 berth="$PWD/target/release/berth"
-install -m 0755 "$berth" /usr/local/bin/berth
-echo "installed /usr/local/bin/berth"
+if [ "${BERTH_INSTALL:-1}" != 0 ]; then   # BERTH_INSTALL=0: leave /usr/local/bin alone
+    install -m 0755 "$berth" /usr/local/bin/berth
+    echo "installed /usr/local/bin/berth"
+fi
 
 say "making a demo bundle in .work/demo"
 demo="$PWD/.work/demo"
@@ -83,4 +85,4 @@ if [ "$status" != 0 ]; then
     echo "the demo container failed (exit $status)" >&2
     exit "$status"
 fi
-say "done: berth is installed as /usr/local/bin/berth; run the tests with: sudo scripts/test.sh"
+say "done: berth is $berth; run the tests with: sudo scripts/test.sh"

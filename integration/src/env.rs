@@ -24,7 +24,8 @@ pub struct TestEnv {
     pub rt: Runtime,
     /// (id, tag) of every container this test may have made.
     ids: Mutex<Vec<(String, String)>>,
-    pids: Mutex<Vec<i32>>,
+    /// Processes to kill at the end, held by pidfd so that a reused pid is never hit.
+    pids: Mutex<Vec<OwnedFd>>,
 }
 
 impl TestEnv {
@@ -91,9 +92,22 @@ impl TestEnv {
         }
     }
 
-    /// Remembers a process for the cleanup to kill (and reap).
+    /// Remembers a process for the cleanup to kill (and reap). Call it while the process
+    /// cannot have been reaped yet (our child or reparented to us, not waited for).
     pub fn track_pid(&self, pid: i32) {
-        self.pids.lock().unwrap().push(pid);
+        self.forget_exited();
+        if let Some(fd) = host::pidfd_open(pid) {
+            self.pids.lock().unwrap().push(fd);
+        }
+    }
+
+    /// Drops the pidfds of tracked processes that have exited (they need no killing; a zombie
+    /// among them stays for the test to reap).
+    pub fn forget_exited(&self) {
+        self.pids
+            .lock()
+            .unwrap()
+            .retain(|fd| !host::pidfd_exited(fd));
     }
 
     /// A runtime call with the global flags, in the bundle directory, tagged with its id.
@@ -328,12 +342,12 @@ impl Drop for TestEnv {
             let _ = self.rt.call(&self.dir, ["delete", "--force", id]).try_run();
         }
         let pids = std::mem::take(&mut *self.pids.lock().unwrap_or_else(|e| e.into_inner()));
-        for pid in pids {
-            host::kill_and_reap(pid);
+        for fd in &pids {
+            host::kill_pidfd(fd);
         }
         for (_, tag) in &ids {
             for pid in host::processes_of(tag) {
-                host::kill_and_reap(pid);
+                host::kill_if_ours(pid, tag);
             }
             host::remove_cgroups(tag);
         }

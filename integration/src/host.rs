@@ -1,13 +1,12 @@
 //! What the host sees: processes, cgroups, mounts, fds and namespaces. The tests use these to
 //! check that a container left nothing behind, and to wait for processes.
 use std::fs;
-use std::os::fd::{AsFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-use nix::sys::signal::{kill, Signal};
-use nix::sys::wait::{waitpid, WaitStatus};
+use nix::sys::wait::{waitid, waitpid, Id, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 
 use crate::spec::{cgroup_path, TAG_VAR};
@@ -68,14 +67,41 @@ pub fn exit_status(pid: i32) -> i32 {
     }
 }
 
-/// Kills `pid` and reaps it if it is our child; quiet if it is already gone.
-pub fn kill_and_reap(pid: i32) {
-    if pid <= 0 {
-        return;
+/// Whether the process behind `pidfd` has exited.
+pub fn pidfd_exited(pidfd: &OwnedFd) -> bool {
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    matches!(poll(&mut fds, PollTimeout::ZERO), Ok(n) if n > 0)
+}
+
+/// Kills the process behind `pidfd` and reaps it if it is our child; quiet if it is gone.
+/// Through the pidfd, a pid that was reused meanwhile is never hit.
+pub fn kill_pidfd(pidfd: &OwnedFd) {
+    // SAFETY: pidfd_send_signal with a valid pidfd, no siginfo, no flags.
+    unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            libc::SIGKILL,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    if matches!(poll(&mut fds, PollTimeout::from(10_000u16)), Ok(n) if n > 0) {
+        let _ = waitid(
+            Id::PIDFd(pidfd.as_fd()),
+            WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG,
+        );
     }
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    if wait_for_exit(pid, Duration::from_secs(10)) {
-        let _ = waitpid(Pid::from_raw(pid), None);
+}
+
+/// Kills `pid` if it (still) belongs to the test container tagged `tag`.
+pub fn kill_if_ours(pid: i32, tag: &str) {
+    // Open the pidfd first, then check: if the check passes, the pidfd is that process.
+    if let Some(fd) = pidfd_open(pid) {
+        if belongs(pid, tag) {
+            kill_pidfd(&fd);
+        }
     }
 }
 
@@ -90,36 +116,34 @@ pub fn alive(pid: i32) -> bool {
     !matches!(proc_state(pid), None | Some('Z') | Some('X'))
 }
 
-/// Live processes that belong to the test container `id`: tagged in their environment, or in
-/// its cgroup.
-pub fn processes_of(id: &str) -> Vec<i32> {
-    let tag = format!("{TAG_VAR}={id}");
-    let cg = cgroup_path(id);
+/// Live processes that belong to the test container tagged `tag`.
+pub fn processes_of(tag: &str) -> Vec<i32> {
     let me = std::process::id() as i32;
-    let mut out = Vec::new();
-    for entry in fs::read_dir("/proc").into_iter().flatten().flatten() {
-        let Some(pid) = entry
-            .file_name()
-            .to_str()
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
-            continue;
-        };
-        if pid == me || !alive(pid) {
-            continue;
-        }
-        let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
-        let tagged = environ.split(|b| *b == 0).any(|kv| kv == tag.as_bytes());
-        let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-        let in_cgroup = cgroup.lines().any(|l| {
-            let path = l.splitn(3, ':').nth(2).unwrap_or("");
-            path == cg || path.starts_with(&format!("{cg}/"))
-        });
-        if tagged || in_cgroup {
-            out.push(pid);
-        }
+    fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|&pid| pid != me && belongs(pid, tag))
+        .collect()
+}
+
+/// Whether `pid` is alive and carries `tag` in its environment or is in its cgroup.
+fn belongs(pid: i32, tag: &str) -> bool {
+    if !alive(pid) {
+        return false;
     }
-    out
+    let var = format!("{TAG_VAR}={tag}");
+    let environ = fs::read(format!("/proc/{pid}/environ")).unwrap_or_default();
+    if environ.split(|b| *b == 0).any(|kv| kv == var.as_bytes()) {
+        return true;
+    }
+    let cg = cgroup_path(tag);
+    let cgroup = fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+    cgroup.lines().any(|l| {
+        let path = l.splitn(3, ':').nth(2).unwrap_or("");
+        path == cg || path.starts_with(&format!("{cg}/"))
+    })
 }
 
 /// The mount points of every cgroup hierarchy (v1 and v2) visible to us.
@@ -141,7 +165,8 @@ pub fn cgroup_dirs(id: &str) -> Vec<PathBuf> {
         .collect()
 }
 
-/// Removes the cgroup directories of `id` (deepest first), after killing what is inside.
+/// Removes the cgroup directories of test container `id` (deepest first), after killing what
+/// is inside.
 pub fn remove_cgroups(id: &str) {
     for dir in cgroup_dirs(id) {
         let mut dirs = Vec::new();
@@ -149,7 +174,7 @@ pub fn remove_cgroups(id: &str) {
         for d in dirs.iter().rev() {
             let procs = fs::read_to_string(d.join("cgroup.procs")).unwrap_or_default();
             for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
-                kill_and_reap(pid);
+                kill_if_ours(pid, id);
             }
             let _ = fs::remove_dir(d);
         }

@@ -68,7 +68,7 @@ fn without_namespaces_the_host_ones_are_kept() {
 
 /// A process in its own network namespace (killed by the test's cleanup).
 fn netns_holder(t: &TestEnv) -> PathBuf {
-    // Reaped by the cleanup (kill_and_reap), not through this handle.
+    // Killed and reaped by the cleanup (track_pid), not through this handle.
     let pid = Command::new("unshare")
         .args(["--net", "sleep", "1000"])
         .stdin(Stdio::null())
