@@ -264,3 +264,40 @@ fn id_is_reusable_after_delete() {
     }
     t.assert_nothing_left(&b);
 }
+
+/// podman (conmon) passes `--log-format=json --log <file>` after the other global flags, in
+/// the `=` form; errors still land in the log as JSON.
+#[test]
+fn podman_style_global_flags() {
+    let t = TestEnv::new("podman-flags");
+    let mut b = t.bundle();
+    b.payload(&["exit", "0"]);
+    b.write_config();
+    let root = t.rt.root.display().to_string();
+    let log = b.dir.join("log.json").display().to_string();
+    let bundle = b.dir.display().to_string();
+    let pid_file = b.pid_file().display().to_string();
+    let podman = |args: &[&str]| {
+        let mut argv = vec!["--root", &root, "--log-format=json", "--log", &log];
+        argv.extend_from_slice(args);
+        t.call(&b, argv)
+            .without_global_flags()
+            .container_io(&b.dir)
+            .run()
+    };
+    podman(&[
+        "create",
+        "--bundle",
+        &bundle,
+        "--pid-file",
+        &pid_file,
+        &b.id,
+    ])
+    .ok();
+    t.track_pid(b.pid());
+    podman(&["start", &b.id]).ok();
+    assert_eq!(host::exit_status(b.pid()), 0);
+    podman(&["start", &b.id]).failed();
+    podman(&["delete", "--force", &b.id]).ok();
+    t.assert_nothing_left(&b);
+}
