@@ -10,7 +10,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::{Hooks, Process};
+use oci_spec::runtime::{Hooks, LinuxPersonality, LinuxSeccomp, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Manager;
@@ -135,6 +135,11 @@ struct Record {
     annotations: HashMap<String, String>,
     #[serde(default)]
     hooks: Option<Hooks>,
+    /// The container's seccomp filter and personality: `exec` applies them too.
+    #[serde(default)]
+    seccomp: Option<LinuxSeccomp>,
+    #[serde(default)]
+    personality: Option<LinuxPersonality>,
     cgroup: Manager,
 }
 
@@ -197,6 +202,7 @@ impl Container {
         }
         let launched = launch::launch(&Launch {
             id: &opts.id,
+            root: &opts.root,
             bundle,
             state_dir: dir,
             cgroup: &cgroup,
@@ -224,6 +230,16 @@ impl Container {
             created: now_rfc3339(),
             annotations: bundle.spec.annotations().clone().unwrap_or_default(),
             hooks: bundle.spec.hooks().clone(),
+            seccomp: bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.seccomp().clone()),
+            personality: bundle
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.personality().clone()),
             cgroup: cgroup.clone(),
         };
         dir.save(&record).map_err(kill)?;
@@ -407,9 +423,14 @@ impl Container {
         crate::process::validate(&opts.process)?;
         check_terminal(&opts.process, opts.console_socket.is_some(), opts.detach)?;
         check_fds(0, opts.extra_fds)?;
+        let state_json = self.hook_state(Status::Running);
         let launched = launch::exec::exec(&launch::exec::ExecLaunch {
             init_pid: self.record.pid,
             process: &opts.process,
+            seccomp: self.record.seccomp.as_ref(),
+            personality: self.record.personality.as_ref(),
+            state_json: &state_json,
+            root: &self.root,
             cgroup: &self.record.cgroup,
             console_socket: opts.console_socket.as_deref(),
             extra_fds: opts.extra_fds,

@@ -108,7 +108,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
         .ok_or_else(|| Error::invalid("linux", "missing (berth runs Linux containers)"))?;
     process::validate_personality(linux.personality().as_ref())?;
     let unsupported = [
-        (linux.seccomp().is_some(), "linux.seccomp"),
         (linux.intel_rdt().is_some(), "linux.intelRdt"),
         (linux.memory_policy().is_some(), "linux.memoryPolicy"),
         (
@@ -122,6 +121,9 @@ pub fn validate(spec: &Spec) -> Result<()> {
     ];
     if let Some((_, field)) = unsupported.iter().find(|(present, _)| *present) {
         return Err(Error::unsupported(*field));
+    }
+    if let Some(seccomp) = linux.seccomp() {
+        crate::seccomp::validate(seccomp)?;
     }
     namespaces::validate(spec)?;
     rootfs::validate(spec)?;

@@ -13,6 +13,9 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() {
+    // A container sharing the host's pid namespace can see every berth process: none of them
+    // may expose its /proc/<pid>/exe (the berth binary) to it (see launch::hide_runtime_image).
+    let _ = nix::sys::prctl::set_dumpable(false);
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if !e.use_stderr() => {

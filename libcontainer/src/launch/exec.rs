@@ -2,18 +2,19 @@
 //! settings of `process.json`. An intermediate process joins the namespaces (the pid namespace
 //! only applies to children) and clones the new process as the runtime's child.
 use std::fs::File;
-use std::os::fd::AsFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::linux::fs::MetadataExt;
 use std::path::Path;
 
 use nix::sched::CloneFlags;
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::Process;
+use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
+use crate::seccomp::Seccomp;
 use crate::sys::process::{clone3, pidfd_open, pidfd_send_signal, Clone};
 use crate::{process, terminal, Error, Result};
 
@@ -25,6 +26,14 @@ use super::Launched;
 pub(crate) struct ExecLaunch<'a> {
     pub init_pid: i32,
     pub process: &'a Process,
+    /// The container's `linux.seccomp` and `linux.personality`, which apply to exec'd
+    /// processes too.
+    pub seccomp: Option<&'a LinuxSeccomp>,
+    pub personality: Option<&'a LinuxPersonality>,
+    /// The container's runtime-spec state JSON, for the seccomp agent.
+    pub state_json: &'a [u8],
+    /// The state root (for the seccomp program cache).
+    pub root: &'a Path,
     pub cgroup: &'a Manager,
     pub console_socket: Option<&'a Path>,
     pub extra_fds: u32,
@@ -45,7 +54,11 @@ const NAMESPACES: [(CloneFlags, &str); 8] = [
 
 /// Starts the process; returns once it has `execve`d (or with its error).
 pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
+    super::hide_runtime_image()?;
     let joins = namespaces_of(l.init_pid)?;
+    // The console and listener fds move into the clone closures, so the runtime's copies are
+    // closed once the child exists (the agent sees EOF when the child is done with it).
+    let (seccomp, listener) = super::prepare_seccomp(l.seccomp, l.process, l.root)?;
     let console = l
         .console_socket
         .map(terminal::connect_console_socket)
@@ -63,7 +76,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                         parent: true,
                         ..Default::default()
                     },
-                    || child(l, &theirs, console),
+                    || child(l, &theirs, console, seccomp.as_ref(), listener),
                 )
                 .sys("clone3", "exec process")
             });
@@ -115,17 +128,30 @@ fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
 
 /// The new process, in the container's namespaces: wait for Go, apply the process settings,
 /// `execve`.
-fn child(l: &ExecLaunch, ch: &Channel, console: Option<std::os::fd::OwnedFd>) -> i32 {
+fn child(
+    l: &ExecLaunch,
+    ch: &Channel,
+    console: Option<OwnedFd>,
+    seccomp: Option<&Seccomp>,
+    mut listener: Option<OwnedFd>,
+) -> i32 {
     let result = (|| -> Result<Error> {
-        match ch.recv()? {
-            Some(Msg::Go(_)) => {}
+        let pid = match ch.recv()? {
+            Some(Msg::Go(pid)) => pid,
             _ => return Err(Error::Init("runtime went away".into())),
-        }
+        };
         if let Some(console) = console {
             terminal::setup_pty(console, l.process.console_size().as_ref())?;
         }
         pass_fds(l.extra_fds)?;
-        let exec = process::apply(l.process, None)?;
+        // The same seccomp order as init's (see launch::init).
+        if let Some(s) = seccomp.filter(|s| s.before_capabilities()) {
+            s.install(listener.take(), pid, l.state_json)?;
+        }
+        let exec = process::apply(l.process, l.personality)?;
+        if let Some(s) = seccomp.filter(|s| !s.before_capabilities()) {
+            s.install(listener.take(), pid, l.state_json)?;
+        }
         Ok(exec.exec())
     })();
     let e = match result {

@@ -8,6 +8,7 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use crate::error::SysContext;
 use crate::namespaces::{self, Plan};
 use crate::rootfs::{self, RootfsConfig};
+use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::sys::process::{clear_cloexec, cloexec_from};
 use crate::{hooks, process, terminal, Error, Result};
@@ -21,6 +22,9 @@ pub(crate) struct Context<'a> {
     pub channel: &'a Channel,
     pub exec_listener: &'a UnixListener,
     pub console: Option<OwnedFd>,
+    pub seccomp: Option<&'a Seccomp>,
+    /// The connection to the seccomp agent (`listenerPath`), for the notify fd.
+    pub seccomp_listener: Option<OwnedFd>,
     pub extra_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
@@ -55,7 +59,7 @@ impl From<Error> for Failure {
     }
 }
 
-fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
+fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
     let spec = &ctx.bundle.spec;
     let pid = match ctx.channel.recv()? {
         Some(Msg::Go(pid)) => pid,
@@ -101,8 +105,19 @@ fn init(ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> 
     }
     rootfs::finalize(&rootfs)?;
     pass_fds(ctx.extra_fds)?;
+    // seccomp: without no_new_privs, installing needs CAP_SYS_ADMIN, so it happens before the
+    // user switch drops capabilities; with it, as late as possible (after no_new_privs), but
+    // before Ready so that the notify fd reaches the agent while the container is "creating".
+    let creating = super::state_json(ctx.id, pid, ctx.bundle, "creating");
+    let mut listener = ctx.seccomp_listener.take();
+    if let Some(s) = ctx.seccomp.filter(|s| s.before_capabilities()) {
+        s.install(listener.take(), pid, &creating)?;
+    }
     let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
     let exec = process::apply(proc_spec, personality)?;
+    if let Some(s) = ctx.seccomp.filter(|s| !s.before_capabilities()) {
+        s.install(listener.take(), pid, &creating)?;
+    }
 
     ctx.channel.send(&Msg::Ready)?;
     let (mut conn, _) = ctx

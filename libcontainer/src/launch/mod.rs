@@ -24,15 +24,20 @@ use std::path::Path;
 
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxSeccomp, Process};
 
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
+use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::state::StateDir;
 use crate::sys::process::{clone3, pidfd_send_signal, Clone};
 use crate::{hooks, terminal, Error, Result};
 use sync::Msg;
+
+/// Compiled seccomp programs, under the state root ('@' cannot start a container id).
+const SECCOMP_CACHE: &str = "@seccomp-cache";
 
 /// The socket init listens on while it waits for `start`.
 pub(crate) const EXEC_SOCKET: &str = "exec.sock";
@@ -40,6 +45,8 @@ pub(crate) const EXEC_SOCKET: &str = "exec.sock";
 /// Everything the launch needs besides the bundle.
 pub(crate) struct Launch<'a> {
     pub id: &'a str,
+    /// The state root: compiled seccomp programs are cached under it.
+    pub root: &'a Path,
     pub bundle: &'a Bundle,
     pub state_dir: &'a StateDir,
     pub cgroup: &'a Manager,
@@ -58,6 +65,7 @@ pub(crate) struct Launched {
 
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
+    hide_runtime_image()?;
     let spec = &l.bundle.spec;
     let plan = Plan::from_spec(spec);
     let (ours, theirs) = sync::pair()?;
@@ -66,6 +74,9 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         .console_socket
         .map(terminal::connect_console_socket)
         .transpose()?;
+    let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let process = spec.process().as_ref().expect("validated: process present");
+    let (seccomp, seccomp_listener) = prepare_seccomp(linux_seccomp, process, l.root)?;
     let init_ctx = init::Context {
         id: l.id,
         bundle: l.bundle,
@@ -73,6 +84,8 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         channel: &theirs,
         exec_listener: &exec_listener,
         console,
+        seccomp: seccomp.as_ref(),
+        seccomp_listener,
         extra_fds: l.extra_fds,
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
@@ -175,6 +188,42 @@ fn spawn_via_intermediate(
         Some(Msg::Error(text)) => Err(Error::Init(text)),
         _ => Err(Error::Init("intermediate process failed".into())),
     }
+}
+
+/// Protects the berth binary on the host (the runc CVE-2019-5736 class) without copying it.
+///
+/// Until it `execve`s, a process that berth clones (init, an intermediate, an exec'd process)
+/// runs the berth binary, and a process in the container that can see it could open
+/// `/proc/<pid>/exe` — or take an `O_PATH` handle and, once berth is no longer running (the
+/// kernel refuses writes to a running executable with ETXTBSY), reopen it for writing and
+/// replace the host's binary. runc answered with a copy of its binary in a sealed memfd on
+/// every call. berth never re-executes itself, so the binary is reachable only through these
+/// processes' `/proc/<pid>` entries, and those can be closed instead: a non-dumpable process's
+/// `exe`, `fd/*`, `map_files/*` and ptrace attachment all require CAP_SYS_PTRACE in the user
+/// namespace its memory belongs to — berth's own (the host's). One prctl, inherited by every
+/// clone, and reset by the kernel only at the container process's own `execve`. A container
+/// with its own user namespace can never hold that capability; a container in the host's user
+/// namespace that is granted CAP_SYS_PTRACE could also ptrace the host processes it sees, so
+/// it is trusted with the host already.
+pub(crate) fn hide_runtime_image() -> Result<()> {
+    nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE 0")
+}
+
+/// Compiles (or takes from the cache) the seccomp filter for `process`, and connects to the
+/// agent's socket: its path is in the runtime's namespaces, and an unreachable listener is an
+/// error before anything else exists.
+pub(crate) fn prepare_seccomp(
+    seccomp: Option<&LinuxSeccomp>,
+    process: &Process,
+    root: &Path,
+) -> Result<(Option<Seccomp>, Option<OwnedFd>)> {
+    let nnp = process.no_new_privileges().unwrap_or(false);
+    let filter = Seccomp::prepare(seccomp, nnp, Some(&root.join(SECCOMP_CACHE)))?;
+    let listener = seccomp
+        .and_then(|s| s.listener_path().as_deref())
+        .map(crate::seccomp::connect_listener)
+        .transpose()?;
+    Ok((filter, listener))
 }
 
 /// The listening socket that `start` connects to. It is bound through `/proc/self/fd/<dir>`

@@ -23,7 +23,7 @@ use std::os::fd::OwnedFd;
 use std::path::Path;
 
 use libseccomp::{ScmpAction, ScmpFilterContext, ScmpSyscall};
-use oci_spec::runtime::{Arch, LinuxSeccompAction as Action, Spec};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction as Action};
 use serde_json::{json, Value};
 
 use crate::error::SysContext;
@@ -55,17 +55,17 @@ pub struct Seccomp {
 }
 
 impl Seccomp {
-    /// Compiles the spec's `linux.seccomp`; `None` when there is none. With `cache_dir`, the
-    /// program comes from (or goes to) the on-disk cache ([`compile_cached`]).
-    pub fn prepare(spec: &Spec, cache_dir: Option<&Path>) -> Result<Option<Seccomp>> {
-        let Some(seccomp) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+    /// Compiles `linux.seccomp` for a process with the given `noNewPrivileges`; `None` when
+    /// there is no filter. With `cache_dir`, the program comes from (or goes to) the on-disk
+    /// cache ([`compile_cached`]).
+    pub fn prepare(
+        seccomp: Option<&LinuxSeccomp>,
+        no_new_privs: bool,
+        cache_dir: Option<&Path>,
+    ) -> Result<Option<Seccomp>> {
+        let Some(seccomp) = seccomp else {
             return Ok(None);
         };
-        let no_new_privs = spec
-            .process()
-            .as_ref()
-            .and_then(|p| p.no_new_privileges())
-            .unwrap_or(false);
         Ok(Some(Seccomp {
             filter: match cache_dir {
                 Some(dir) => compile_cached(seccomp, dir)?,

@@ -570,7 +570,10 @@ fn notify_child() {
         }},
     }))
     .unwrap();
-    let seccomp = Seccomp::prepare(&spec, None).unwrap().unwrap();
+    let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let seccomp = Seccomp::prepare(linux_seccomp, true, None)
+        .unwrap()
+        .unwrap();
     assert!(!seccomp.before_capabilities());
     let listener = connect_listener(&sock).unwrap();
     let state = br#"{"ociVersion":"1.3.0","id":"c1","status":"creating","pid":1,"bundle":"/b","annotations":{}}"#;

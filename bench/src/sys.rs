@@ -1,0 +1,194 @@
+//! The process and mount calls the tool makes on itself: a private mount namespace, the child
+//! subreaper bit, `wait4` with rusage, reaping orphaned container inits, and an interrupt flag.
+use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+use nix::sched::{unshare, CloneFlags};
+use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+
+/// The cgroup2 mount of this machine's hybrid layout, which crun refuses.
+pub const UNIFIED: &str = "/sys/fs/cgroup/unified";
+
+/// Moves the tool into its own mount namespace (everything private, so nothing propagates back
+/// to the host) and unmounts [`UNIFIED`] there. Returns whether it was mounted.
+/// Must be called while the process is single-threaded.
+pub fn private_mount_namespace() -> nix::Result<bool> {
+    unshare(CloneFlags::CLONE_NEWNS)?;
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        MsFlags::MS_REC | MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )?;
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    if !is_mount_point(&mountinfo, UNIFIED) {
+        return Ok(false);
+    }
+    umount2(UNIFIED, MntFlags::MNT_DETACH)?;
+    Ok(true)
+}
+
+/// Whether `path` is a mount point according to `mountinfo` (field 5 is the mount point).
+fn is_mount_point(mountinfo: &str, path: &str) -> bool {
+    mountinfo.lines().any(|l| l.split(' ').nth(4) == Some(path))
+}
+
+/// Makes orphaned descendants (the inits that `create` leaves behind) children of the tool.
+pub fn become_subreaper() -> nix::Result<()> {
+    nix::sys::prctl::set_child_subreaper(true)
+}
+
+/// Waits for the child `pid`; returns its status and its peak RSS in KiB (`ru_maxrss`).
+pub fn wait4(pid: i32) -> nix::Result<(WaitStatus, i64)> {
+    let mut status = 0;
+    // SAFETY: rusage is plain old data; all-zero is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    loop {
+        // SAFETY: both pointers are valid for writes for the duration of the call.
+        let ret = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+        match Errno::result(ret) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    Ok((
+        WaitStatus::from_raw(Pid::from_raw(pid), status)?,
+        usage.ru_maxrss,
+    ))
+}
+
+/// Waits up to `timeout` for the child `pid` to exit, without reaping it; `false` on timeout.
+pub fn exits_within(pid: i32, timeout: Duration) -> nix::Result<bool> {
+    let pidfd = pidfd_open(pid)?;
+    let timeout = PollTimeout::try_from(timeout).unwrap_or(PollTimeout::MAX);
+    let mut fds = [PollFd::new(pidfd.as_fd(), PollFlags::POLLIN)];
+    loop {
+        match poll(&mut fds, timeout) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) => return Ok(n > 0),
+        }
+    }
+}
+
+fn pidfd_open(pid: i32) -> nix::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = Errno::result(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })?;
+    // SAFETY: the kernel just returned this fd; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as RawFd) })
+}
+
+/// Waits until the child (or adopted orphan) `pid` exits, and reaps it.
+pub fn wait_exit(pid: i32) -> nix::Result<()> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Err(Errno::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(WaitStatus::Exited(..) | WaitStatus::Signaled(..)) => return Ok(()),
+            Ok(_) => continue,
+        }
+    }
+}
+
+/// Kills and reaps `pid` if it is still a child of the tool. Only a child that has not been
+/// reaped is signalled, so the pid cannot have been reused by another process.
+pub fn kill_child(pid: i32) {
+    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = wait_exit(pid);
+        }
+        _ => {
+            // Reaped now, or not our child.
+        }
+    }
+}
+
+/// Reaps every exited child without blocking: orphans the runtimes left with the tool.
+/// Call only when no spawned runtime is being waited for.
+pub fn reap_orphans() {
+    while let Ok(status) = waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        if status == WaitStatus::StillAlive {
+            break;
+        }
+    }
+}
+
+static INTERRUPTED: AtomicBool = AtomicBool::new(false);
+
+extern "C" fn on_signal(_: libc::c_int) {
+    INTERRUPTED.store(true, Ordering::Relaxed);
+}
+
+/// SIGINT, SIGTERM and SIGHUP set a flag that the workloads check between steps, so that the
+/// tool stops and still cleans up.
+pub fn catch_interrupts() -> nix::Result<()> {
+    let action = SigAction::new(
+        SigHandler::Handler(on_signal),
+        SaFlags::SA_RESTART,
+        SigSet::empty(),
+    );
+    for sig in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        // SAFETY: the handler only stores to an atomic, which is async-signal-safe.
+        unsafe { sigaction(sig, &action) }?;
+    }
+    Ok(())
+}
+
+/// An error once an interrupt arrived.
+pub fn check_interrupted() -> Result<(), String> {
+    if INTERRUPTED.load(Ordering::Relaxed) {
+        Err("interrupted".into())
+    } else {
+        Ok(())
+    }
+}
+
+/// The cgroup membership of `pid` (0: the tool), as `/proc/<pid>/cgroup` lists it.
+pub fn cgroups_of(pid: i32) -> std::io::Result<String> {
+    match pid {
+        0 => std::fs::read_to_string("/proc/self/cgroup"),
+        pid => std::fs::read_to_string(format!("/proc/{pid}/cgroup")),
+    }
+}
+
+/// `VmRSS` of `pid` in KiB.
+pub fn vm_rss_kib(pid: i32) -> Result<f64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    parse_vm_rss(&status).ok_or_else(|| format!("{path}: no VmRSS"))
+}
+
+fn parse_vm_rss(status: &str) -> Option<f64> {
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    line.split_whitespace().nth(1)?.parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mount_point_is_field_five() {
+        let info = "41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw\n\
+                    31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755\n";
+        assert!(is_mount_point(info, UNIFIED));
+        assert!(is_mount_point(info, "/sys/fs/cgroup"));
+        assert!(!is_mount_point(info, "/sys/fs"));
+    }
+
+    #[test]
+    fn vm_rss_in_kib() {
+        let status = "Name:\tsleep\nVmPeak:\t  1000 kB\nVmRSS:\t    1648 kB\nRssAnon:\t 296 kB\n";
+        assert_eq!(parse_vm_rss(status), Some(1648.0));
+        assert_eq!(parse_vm_rss("Name:\tzombie\n"), None);
+    }
+}
