@@ -310,3 +310,24 @@ fn pids_limit_stops_a_fork_bomb() {
     assert_eq!(v["errno"], "EAGAIN", "{v}");
     assert!(v["forked"].as_i64().unwrap() < 10, "{v}");
 }
+
+/// `linux.seccomp` is installed (Seccomp: 2) and its rules apply to the process.
+#[test]
+fn seccomp_filter_applies() {
+    let t = TestEnv::new("proc-seccomp-on");
+    let mut b = t.bundle();
+    b.add_mount(json!({"destination": "/tmp", "type": "tmpfs", "source": "tmpfs"}));
+    b.linux()["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1}],
+    });
+    b.sh("mkdir /tmp/blocked 2>&1; /bin/payload");
+    let out = t.run(&b);
+    out.ok();
+    assert!(
+        out.stdout.contains("Operation not permitted"),
+        "mkdir was allowed: {out}"
+    );
+    assert_eq!(Report::parse(&out.stdout).num("seccomp"), 2);
+}
