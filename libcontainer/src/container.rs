@@ -322,16 +322,11 @@ impl Container {
         Status::Running
     }
 
-    /// The state as `berth state` prints it.
+    /// The state as `berth state` prints it. `owner` is empty there, as in runc; `list` fills
+    /// it in from [`Container::owner`].
     pub fn state(&self) -> Result<State> {
-        let dir = self.dir()?;
+        let _dir = self.dir()?;
         let status = self.status();
-        let owner = dir
-            .owner_uid()
-            .ok()
-            .and_then(|uid| nix::unistd::User::from_uid(uid.into()).ok().flatten())
-            .map(|u| u.name)
-            .unwrap_or_default();
         Ok(State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
@@ -345,8 +340,18 @@ impl Container {
             rootfs: self.record.rootfs.clone(),
             created: self.record.created.clone(),
             annotations: self.record.annotations.clone(),
-            owner,
+            owner: String::new(),
         })
+    }
+
+    /// The user name owning the container's state directory (runc's `list` OWNER column).
+    pub fn owner(&self) -> String {
+        StateDir::open(&self.root, &self.record.id)
+            .and_then(|dir| dir.owner_uid())
+            .ok()
+            .and_then(|uid| nix::unistd::User::from_uid(uid.into()).ok().flatten())
+            .map(|u| u.name)
+            .unwrap_or_default()
     }
 
     /// The runtime-spec state JSON that hooks read.

@@ -86,7 +86,11 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     let mut states: Vec<State> = Container::list(root)?
         .iter()
-        .filter_map(|c| c.state().ok())
+        .filter_map(|c| {
+            let mut s = c.state().ok()?;
+            s.owner = c.owner();
+            Some(s)
+        })
         .collect();
     states.sort_by(|a, b| a.id.cmp(&b.id));
     if a.quiet {

@@ -3,6 +3,7 @@
 //! read berth's the same way.
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::sync::Mutex;
 
@@ -32,7 +33,14 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> std::io::Result
             Box::new(OpenOptions::new().create(true).append(true).open(p)?),
             true,
         ),
-        _ => (Box::new(std::io::stderr()), false),
+        // A private copy of stderr: a container's init replaces its fd 2 (with the pty, for
+        // a terminal), and its log lines must still reach the caller's stderr.
+        _ => (
+            Box::new(std::fs::File::from(
+                std::io::stderr().as_fd().try_clone_to_owned()?,
+            )),
+            false,
+        ),
     };
     let layer = RuncLog {
         out: Mutex::new(out),
