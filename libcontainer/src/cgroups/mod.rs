@@ -1,66 +1,435 @@
 //! Cgroups: the container's cgroup (`linux.cgroupsPath`) and its resources, on v1, v2 and
 //! hybrid hosts.
-use std::path::Path;
+//!
+//! The host is probed once, in [`Manager::new`]: `/sys/fs/cgroup` is a cgroup2 filesystem (pure
+//! v2), or a tmpfs holding one mount per v1 hierarchy (found in `/proc/self/mountinfo`) and,
+//! on a hybrid host, a cgroup2 filesystem at `/sys/fs/cgroup/unified`. The manager then holds
+//! one directory per hierarchy and is saved in the container's state; later commands use those
+//! directories as they are. On a hybrid host the container joins its cgroup in the unified tree
+//! too, as runc does.
+mod devices;
+mod files;
+mod path;
+mod v1;
+mod v2;
 
+use std::cell::Cell;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
+use nix::unistd::Pid;
 use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::error::SysContext;
+use crate::{Error, Result};
+use path::Inner;
 
-/// Checks `linux.resources` before anything is created.
-pub(crate) fn validate(_resources: Option<&LinuxResources>) -> Result<()> {
-    Ok(())
+const ROOT: &str = "/sys/fs/cgroup";
+const UNIFIED: &str = "/sys/fs/cgroup/unified";
+/// How long freezing may take before it is given up.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long `destroy` waits for the last processes of a cgroup to go away.
+const RMDIR_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Checks `linux.resources` before anything is created: every field berth does not implement
+/// is an error naming it.
+pub(crate) fn validate(resources: Option<&LinuxResources>) -> Result<()> {
+    let Some(r) = resources else {
+        return Ok(());
+    };
+    if let Some(d) = r.devices() {
+        devices::validate(d)?;
+    }
+    let unsupported = [
+        (r.memory().is_some(), "linux.resources.memory"),
+        (r.cpu().is_some(), "linux.resources.cpu"),
+        (r.pids().is_some(), "linux.resources.pids"),
+        (r.block_io().is_some(), "linux.resources.blockIO"),
+        (
+            r.hugepage_limits().as_ref().is_some_and(|h| !h.is_empty()),
+            "linux.resources.hugepageLimits",
+        ),
+        (r.network().is_some(), "linux.resources.network"),
+        (
+            r.rdma().as_ref().is_some_and(|m| !m.is_empty()),
+            "linux.resources.rdma",
+        ),
+        (
+            r.unified().as_ref().is_some_and(|m| !m.is_empty()),
+            "linux.resources.unified",
+        ),
+    ];
+    match unsupported.iter().find(|(present, _)| *present) {
+        Some((_, field)) => Err(Error::unsupported(*field)),
+        None => Ok(()),
+    }
+}
+
+/// The container's cgroup in one hierarchy.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+struct Cgroup {
+    /// v1: the hierarchy's controllers as `/proc/self/cgroup` names them (`cpu,cpuacct`,
+    /// `name=systemd`); empty for the cgroup2 tree.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    ctrl: String,
+    path: PathBuf,
+    /// How many directories, from `path` upwards, `create` made: `destroy` removes those only.
+    #[serde(default)]
+    created: Cell<u8>,
+}
+
+impl Cgroup {
+    fn has(&self, controller: &str) -> bool {
+        self.ctrl.split(',').any(|c| c == controller)
+    }
+}
+
+/// The freezer a manager uses.
+enum Freezer<'a> {
+    V1(&'a Path),
+    V2(&'a Path),
 }
 
 /// The cgroup(s) of one container. Serialisable: it is saved in the state record so that later
 /// commands (`kill --all`, `delete`, `pause`) find the same cgroups without probing again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
-pub(crate) struct Manager {}
+pub(crate) struct Manager {
+    /// One per v1 hierarchy (empty on a pure v2 host).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    v1: Vec<Cgroup>,
+    /// The cgroup2 one: all of it on a pure v2 host, the unified tree's on a hybrid host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    v2: Option<Box<Cgroup>>,
+}
+
+fn is_cgroup2(dir: &str) -> Result<bool> {
+    Ok(statfs(dir).sys("statfs", dir)?.filesystem_type() == CGROUP2_SUPER_MAGIC)
+}
+
+fn read_proc(file: &str) -> Result<String> {
+    std::fs::read_to_string(file).map_err(|e| Error::io("read", file, e))
+}
 
 impl Manager {
     /// Works out where the container's cgroup lives from `cgroupsPath` (empty: derived from the
     /// id), without touching the filesystem beyond probing the host's cgroup layout.
-    pub fn new(_cgroups_path: Option<&Path>, _id: &str) -> Result<Self> {
-        Ok(Manager {})
+    pub fn new(cgroups_path: Option<&Path>, id: &str) -> Result<Self> {
+        let inner = Inner::new(cgroups_path, id);
+        let own = path::memberships(&read_proc("/proc/self/cgroup")?);
+        let own_v2 = own.iter().find(|m| m.controllers.is_empty());
+        let no_own = |p: &Path| Error::Cgroup {
+            path: p.to_path_buf(),
+            reason: "cannot resolve a relative cgroupsPath: own cgroup not visible".into(),
+        };
+        let fstype = statfs(ROOT).sys("statfs", ROOT)?.filesystem_type();
+        if fstype == CGROUP2_SUPER_MAGIC {
+            // Pure v2: relative paths go below the parent of our own cgroup (ours has
+            // processes, so it cannot delegate controllers to a child).
+            let base = own_v2.map(|m| m.path.parent().unwrap_or(&m.path).to_path_buf());
+            let dir = inner
+                .resolve(Path::new(ROOT), base.as_deref())
+                .ok_or_else(|| no_own(Path::new(ROOT)))?;
+            return Ok(Manager {
+                v1: Vec::new(),
+                v2: Some(Box::new(Cgroup {
+                    ctrl: String::new(),
+                    path: dir,
+                    created: Cell::new(0),
+                })),
+            });
+        }
+        if fstype != TMPFS_MAGIC {
+            return Err(Error::Cgroup {
+                path: ROOT.into(),
+                reason: format!("neither cgroup2 nor tmpfs (magic {fstype:?})"),
+            });
+        }
+        let mounts = path::cgroup_mounts(&read_proc("/proc/self/mountinfo")?);
+        let mut v1: Vec<Cgroup> = Vec::new();
+        for m in own.iter().filter(|m| !m.controllers.is_empty()) {
+            let ctrl = m.controllers.join(",");
+            let Some(mount) = mounts.iter().find(|mnt| {
+                mnt.fstype == "cgroup" && m.controllers.iter().all(|c| mnt.controllers.contains(c))
+            }) else {
+                continue; // a hierarchy that is not mounted here
+            };
+            let base = path::own_under(mount, &m.path);
+            let dir = inner
+                .resolve(&mount.mountpoint, base.as_deref())
+                .ok_or_else(|| no_own(&mount.mountpoint))?;
+            v1.push(Cgroup {
+                ctrl,
+                path: dir,
+                created: Cell::new(0),
+            });
+        }
+        if !v1.iter().any(|c| c.has("devices")) {
+            // Without it nothing restricts device access: refuse, as runc does.
+            return Err(Error::Cgroup {
+                path: ROOT.into(),
+                reason: "the v1 devices controller is not mounted".into(),
+            });
+        }
+        let mut v2 = None;
+        if Path::new(UNIFIED).is_dir() && is_cgroup2(UNIFIED)? {
+            let mount = mounts
+                .iter()
+                .find(|m| m.fstype == "cgroup2" && m.mountpoint == Path::new(UNIFIED));
+            let base = match (mount, own_v2) {
+                (Some(mount), Some(own)) => path::own_under(mount, &own.path),
+                (None, Some(own)) => Some(own.path.clone()),
+                _ => None,
+            };
+            let dir = inner
+                .resolve(Path::new(UNIFIED), base.as_deref())
+                .ok_or_else(|| no_own(Path::new(UNIFIED)))?;
+            v2 = Some(Box::new(Cgroup {
+                ctrl: String::new(),
+                path: dir,
+                created: Cell::new(0),
+            }));
+        }
+        Ok(Manager { v1, v2 })
+    }
+
+    fn all(&self) -> impl Iterator<Item = &Cgroup> {
+        self.v1.iter().chain(self.v2.as_deref())
+    }
+
+    fn pure_v2(&self) -> bool {
+        self.v1.is_empty()
+    }
+
+    fn v1_dir(&self, controller: &str) -> Option<&Path> {
+        self.v1
+            .iter()
+            .find(|c| c.has(controller))
+            .map(|c| c.path.as_path())
+    }
+
+    fn freezer(&self) -> Option<Freezer<'_>> {
+        if let Some(dir) = self.v1_dir("freezer") {
+            return Some(Freezer::V1(dir));
+        }
+        self.v2.as_ref().map(|c| Freezer::V2(&c.path))
+    }
+
+    /// The directory whose process list is the container's.
+    fn main_dir(&self) -> &Path {
+        self.v1_dir("freezer")
+            .or(self.v2.as_ref().map(|c| c.path.as_path()))
+            .or(self.v1.first().map(|c| c.path.as_path()))
+            .expect("a manager has at least one cgroup")
     }
 
     /// Creates the cgroup(s); an existing cgroup that has processes or is frozen is an error.
     pub fn create(&self) -> Result<()> {
+        let result = self.try_create();
+        if result.is_err() {
+            let _ = self.destroy();
+        }
+        result
+    }
+
+    fn try_create(&self) -> Result<()> {
+        for cg in self.all() {
+            cg.created.set(files::mkdir_all(&cg.path)?);
+            if cg.has("cpuset") {
+                v1::init_cpuset(&cg.path)?;
+            }
+            if cg.ctrl.is_empty() {
+                v2::check_type(&cg.path)?;
+                if self.pure_v2() {
+                    v2::enable_all_controllers(&cg.path)?;
+                }
+            }
+            if !files::procs(&cg.path)?.is_empty() {
+                return Err(Error::Cgroup {
+                    path: cg.path.clone(),
+                    reason: "cgroup already has processes".into(),
+                });
+            }
+        }
+        if self.is_frozen()? {
+            return Err(Error::Cgroup {
+                path: self.main_dir().to_path_buf(),
+                reason: "cgroup is frozen".into(),
+            });
+        }
         Ok(())
     }
 
     /// Moves `pid` into the cgroup(s).
-    pub fn apply(&self, _pid: i32) -> Result<()> {
-        Ok(())
+    pub fn apply(&self, pid: i32) -> Result<()> {
+        self.all()
+            .try_for_each(|cg| files::write(&cg.path, "cgroup.procs", pid))
     }
 
     /// Writes `resources`.
-    pub fn set(&self, _resources: &LinuxResources) -> Result<()> {
-        Ok(())
+    pub fn set(&self, resources: &LinuxResources) -> Result<()> {
+        let rules = devices::rules(resources.devices().as_ref())?;
+        match self.v1_dir("devices") {
+            Some(dir) => devices::set_v1(dir, &rules),
+            None if resources.devices().is_some() => {
+                Err(Error::unsupported("linux.resources.devices (on cgroup v2)"))
+            }
+            None => Ok(()),
+        }
     }
 
-    /// The pids in the container's cgroup.
+    /// The pids in the container's cgroup and every cgroup below it.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        Ok(Vec::new())
+        let mut pids = Vec::new();
+        for dir in files::walk(self.main_dir())? {
+            match files::procs(&dir) {
+                Ok(p) => pids.extend(p),
+                Err(_) if !dir.exists() => {} // removed while we walked
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(pids)
     }
 
-    /// Sends `sig` to every process in the cgroup (`cgroup.kill` on v2 for SIGKILL).
-    pub fn kill(&self, _sig: i32) -> Result<()> {
+    /// Sends `sig` to every process in the cgroup: `cgroup.kill` for SIGKILL where the kernel
+    /// has it, otherwise with the cgroup frozen, so that no process can fork a new one between
+    /// listing and signalling. A paused container stays paused, except for SIGKILL.
+    pub fn kill(&self, sig: i32) -> Result<()> {
+        let signal = Signal::try_from(sig).map_err(|e| Error::sys("kill", sig, e))?;
+        if self.freezer().is_none() {
+            return self.signal_all(signal);
+        }
+        let was_frozen = self.is_frozen()?;
+        if signal == Signal::SIGKILL {
+            if let Some(cg) = self.v2.as_ref().filter(|cg| cg.path.exists()) {
+                if v2::kill_all(&cg.path)? {
+                    // Tasks frozen by a v1 freezer die only once thawed.
+                    return if was_frozen { self.thaw() } else { Ok(()) };
+                }
+            }
+        }
+        self.freeze()?;
+        let result = self.signal_all(signal);
+        if !was_frozen || signal == Signal::SIGKILL {
+            self.thaw()?;
+        }
+        result
+    }
+
+    fn signal_all(&self, signal: Signal) -> Result<()> {
+        for pid in self.pids()? {
+            match kill(Pid::from_raw(pid), signal) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => return Err(Error::sys("kill", format!("{pid} {signal}"), e)),
+            }
+        }
         Ok(())
     }
 
-    /// Whether the cgroup is frozen (the container is paused).
+    /// Freezes every process of the container (`pause`).
+    pub fn freeze(&self) -> Result<()> {
+        match self.freezer() {
+            Some(Freezer::V1(dir)) => v1::freeze(dir, FREEZE_TIMEOUT),
+            Some(Freezer::V2(dir)) => v2::freeze(dir, FREEZE_TIMEOUT),
+            None => Err(Error::Cgroup {
+                path: self.main_dir().to_path_buf(),
+                reason: "no freezer controller".into(),
+            }),
+        }
+    }
+
+    /// Thaws the container (`resume`).
+    pub fn thaw(&self) -> Result<()> {
+        match self.freezer() {
+            Some(Freezer::V1(dir)) => v1::thaw(dir),
+            Some(Freezer::V2(dir)) => v2::thaw(dir),
+            None => Err(Error::Cgroup {
+                path: self.main_dir().to_path_buf(),
+                reason: "no freezer controller".into(),
+            }),
+        }
+    }
+
+    /// Whether the cgroup is frozen (the container is paused). A cgroup that does not exist
+    /// (any more) is not frozen.
     pub fn is_frozen(&self) -> Result<bool> {
-        Ok(false)
+        match self.freezer() {
+            Some(Freezer::V1(dir)) if dir.exists() => Ok(v1::freezer_state(dir)? == "FROZEN"),
+            Some(Freezer::V2(dir)) if dir.exists() => v2::is_frozen(dir),
+            _ => Ok(false),
+        }
     }
 
-    /// Removes the cgroup(s) this manager created, and only those.
+    /// Removes the cgroup(s) this manager created, and only those: the container's cgroup with
+    /// any cgroups its processes made below it, then the parents `create` made, as far as no
+    /// one else uses them. Waits briefly for exiting processes to leave.
     pub fn destroy(&self) -> Result<()> {
-        Ok(())
+        let mut result = Ok(());
+        for cg in self.all() {
+            let levels = cg.created.get();
+            if levels == 0 {
+                continue;
+            }
+            if let Err(e) = remove_tree(&cg.path) {
+                result = result.and(Err(e));
+                continue;
+            }
+            cg.created.set(0);
+            let mut dir = cg.path.parent();
+            for _ in 1..levels {
+                let Some(d) = dir else { break };
+                if std::fs::remove_dir(d).is_err() {
+                    break; // another container's cgroup is still below it
+                }
+                dir = d.parent();
+            }
+        }
+        result
     }
+}
+
+/// Removes `dir` and the cgroups below it, deepest first, retrying while the kernel still
+/// counts exiting processes in them (EBUSY).
+fn remove_tree(dir: &Path) -> Result<()> {
+    let mut dirs = match files::walk(dir) {
+        Ok(d) => d,
+        Err(_) if !dir.exists() => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    dirs.reverse();
+    for d in dirs {
+        let mut last = None;
+        let removed = files::poll(RMDIR_TIMEOUT, || match std::fs::remove_dir(&d) {
+            Ok(()) => Ok(Some(())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Some(())),
+            Err(e) if e.raw_os_error() == Some(libc::EBUSY) => {
+                last = Some(e);
+                Ok(None)
+            }
+            Err(e) => Err(Error::Cgroup {
+                path: d.clone(),
+                reason: format!("rmdir: {e}"),
+            }),
+        })?;
+        if removed.is_none() {
+            return Err(Error::Cgroup {
+                path: d,
+                reason: format!(
+                    "rmdir: {} (processes still in it after {RMDIR_TIMEOUT:?})",
+                    last.map_or_else(String::new, |e| e.to_string())
+                ),
+            });
+        }
+    }
+    Ok(())
 }
 
 /// The `linux.cgroup` section of `berth features`.
 pub(crate) fn features() -> serde_json::Value {
-    serde_json::json!({"v1": false, "v2": false, "systemd": false, "systemdUser": false, "rdma": false})
+    serde_json::json!({"v1": true, "v2": true, "systemd": false, "systemdUser": false, "rdma": false})
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,253 @@
+//! `linux.resources.devices`: which device nodes the container may read, write or create.
+//!
+//! Rules are evaluated as runc does: in order, the last matching rule wins, and a rule for all
+//! devices with all access (`{"allow": false, "access": "rwm"}`) resets the state to deny-all
+//! (or allow-all). Without any rule every device is allowed. Like runc, berth appends rules that
+//! allow `mknod` of any device and use of the default devices (/dev/null, zero, full, random,
+//! urandom, tty, ptmx, net/tun, pts/*), so a container can always use those.
+//!
+//! v1 writes the rules to `devices.allow`/`devices.deny`; v2 turns them into a BPF program
+//! (`bpf.rs`).
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+
+use super::files::{read, write};
+use crate::{Error, Result};
+
+/// Access bits, with the values of the kernel's `BPF_DEVCG_ACC_*`.
+pub(super) const MKNOD: u8 = 1;
+pub(super) const READ: u8 = 2;
+pub(super) const WRITE: u8 = 4;
+const ALL_ACCESS: u8 = MKNOD | READ | WRITE;
+
+/// Which devices a rule is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Kind {
+    All,
+    Block,
+    Char,
+}
+
+/// A normalised device rule: `None` is a wildcard.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) struct Rule {
+    pub allow: bool,
+    pub kind: Kind,
+    pub major: Option<u32>,
+    pub minor: Option<u32>,
+    pub access: u8,
+}
+
+impl Rule {
+    /// The rule for every device with every access.
+    fn is_everything(&self) -> bool {
+        self.kind == Kind::All
+            && self.major.is_none()
+            && self.minor.is_none()
+            && self.access == ALL_ACCESS
+    }
+}
+
+const fn allow(kind: Kind, major: Option<u32>, minor: Option<u32>, access: u8) -> Rule {
+    Rule {
+        allow: true,
+        kind,
+        major,
+        minor,
+        access,
+    }
+}
+
+/// What runc allows in every container, after the spec's rules.
+const DEFAULT_ALLOWED: [Rule; 11] = [
+    allow(Kind::Char, None, None, MKNOD),
+    allow(Kind::Block, None, None, MKNOD),
+    allow(Kind::Char, Some(1), Some(3), ALL_ACCESS), // /dev/null
+    allow(Kind::Char, Some(1), Some(8), ALL_ACCESS), // /dev/random
+    allow(Kind::Char, Some(1), Some(7), ALL_ACCESS), // /dev/full
+    allow(Kind::Char, Some(5), Some(0), ALL_ACCESS), // /dev/tty
+    allow(Kind::Char, Some(1), Some(5), ALL_ACCESS), // /dev/zero
+    allow(Kind::Char, Some(1), Some(9), ALL_ACCESS), // /dev/urandom
+    allow(Kind::Char, Some(136), None, ALL_ACCESS),  // /dev/pts/*
+    allow(Kind::Char, Some(5), Some(2), ALL_ACCESS), // /dev/ptmx
+    allow(Kind::Char, Some(10), Some(200), ALL_ACCESS), // /dev/net/tun
+];
+
+fn number(field: &str, n: Option<i64>) -> Result<Option<u32>> {
+    match n {
+        None | Some(-1) => Ok(None),
+        Some(n) => u32::try_from(n)
+            .map(Some)
+            .map_err(|_| Error::invalid(field, format!("{n} is not a device number"))),
+    }
+}
+
+fn normalise(i: usize, d: &LinuxDeviceCgroup) -> Result<Rule> {
+    let field = |f: &str| format!("linux.resources.devices[{i}].{f}");
+    let kind = match d.typ().unwrap_or(LinuxDeviceType::A) {
+        LinuxDeviceType::A => Kind::All,
+        LinuxDeviceType::B => Kind::Block,
+        LinuxDeviceType::C | LinuxDeviceType::U => Kind::Char,
+        LinuxDeviceType::P => {
+            return Err(Error::invalid(
+                field("type"),
+                "\"p\": FIFOs are not subject to device control",
+            ))
+        }
+    };
+    let access_str = d.access().as_deref().unwrap_or("");
+    let mut access = 0;
+    for c in access_str.chars() {
+        access |= match c {
+            'r' => READ,
+            'w' => WRITE,
+            'm' => MKNOD,
+            _ => {
+                return Err(Error::invalid(
+                    field("access"),
+                    format!("{access_str:?}: only r, w and m are allowed"),
+                ))
+            }
+        };
+    }
+    Ok(Rule {
+        allow: d.allow(),
+        kind,
+        major: number(&field("major"), d.major())?,
+        minor: number(&field("minor"), d.minor())?,
+        // No access given: all access, as runc and crun read it.
+        access: if access == 0 { ALL_ACCESS } else { access },
+    })
+}
+
+/// Checks the rules.
+pub(super) fn validate(devices: &[LinuxDeviceCgroup]) -> Result<()> {
+    devices
+        .iter()
+        .enumerate()
+        .try_for_each(|(i, d)| normalise(i, d).map(drop))
+}
+
+/// The rules to enforce: the spec's, then the default ones.
+pub(super) fn rules(devices: Option<&Vec<LinuxDeviceCgroup>>) -> Result<Vec<Rule>> {
+    let mut rules = devices
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .map(|(i, d)| normalise(i, d))
+        .collect::<Result<Vec<_>>>()?;
+    rules.extend(DEFAULT_ALLOWED);
+    Ok(rules)
+}
+
+/// Whether everything is allowed unless denied, and the rules that matter: those after the last
+/// rule about every device and every access.
+pub(super) fn effective(rules: &[Rule]) -> (bool, &[Rule]) {
+    match rules.iter().rposition(Rule::is_everything) {
+        Some(i) => (rules[i].allow, &rules[i + 1..]),
+        None => (true, rules),
+    }
+}
+
+/// The v1 lines (`c 1:3 rwm`) for a rule; a rule about all kinds becomes one per kind.
+fn v1_lines(rule: &Rule) -> Vec<String> {
+    let n = |x: Option<u32>| x.map_or("*".to_string(), |v| v.to_string());
+    let access: String = [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')]
+        .iter()
+        .filter(|(bit, _)| rule.access & bit != 0)
+        .map(|(_, c)| *c)
+        .collect();
+    let kinds: &[char] = match rule.kind {
+        Kind::All => &['b', 'c'],
+        Kind::Block => &['b'],
+        Kind::Char => &['c'],
+    };
+    kinds
+        .iter()
+        .map(|k| format!("{k} {}:{} {access}", n(rule.major), n(rule.minor)))
+        .collect()
+}
+
+/// Writes the rules to a v1 devices cgroup: reset to deny-all or allow-all, then each rule in
+/// order to `devices.allow` or `devices.deny`, which the kernel applies the same way.
+pub(super) fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+    let (default_allow, rest) = effective(rules);
+    let allow_all_now = read(dir, "devices.list")? == "a *:* rwm";
+    if default_allow && allow_all_now && rest.iter().all(|r| r.allow) {
+        // Already allow-all without exceptions that a reset would clear. Skipping the reset
+        // also works below a parent that is not allow-all itself.
+        return Ok(());
+    }
+    write(
+        dir,
+        if default_allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        },
+        "a",
+    )?;
+    for rule in rest {
+        let file = if rule.allow {
+            "devices.allow"
+        } else {
+            "devices.deny"
+        };
+        for line in v1_lines(rule) {
+            write(dir, file, line)?;
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dev(allow: bool, typ: Option<&str>, major: Option<i64>, access: &str) -> LinuxDeviceCgroup {
+        let mut d = LinuxDeviceCgroup::default();
+        d.set_allow(allow);
+        d.set_typ(typ.map(|t| t.parse().unwrap()));
+        d.set_major(major);
+        d.set_access(Some(access.to_string()));
+        d
+    }
+
+    #[test]
+    fn normalising() {
+        let r = normalise(0, &dev(true, Some("c"), Some(1), "rw")).unwrap();
+        assert_eq!(r, allow(Kind::Char, Some(1), None, READ | WRITE));
+        let r = normalise(0, &dev(false, None, Some(-1), "")).unwrap();
+        assert!(r.is_everything() && !r.allow);
+        let e = normalise(2, &dev(true, Some("c"), None, "rx")).unwrap_err();
+        assert!(e.to_string().contains("devices[2].access"), "{e}");
+        let e = normalise(0, &dev(true, Some("p"), None, "r")).unwrap_err();
+        assert!(e.to_string().contains("devices[0].type"), "{e}");
+        let e = normalise(0, &dev(true, Some("c"), Some(-5), "r")).unwrap_err();
+        assert!(e.to_string().contains("devices[0].major"), "{e}");
+    }
+
+    #[test]
+    fn deny_all_then_defaults() {
+        let spec = vec![dev(false, None, None, "rwm")];
+        let rules = rules(Some(&spec)).unwrap();
+        let (default_allow, rest) = effective(&rules);
+        assert!(!default_allow);
+        assert_eq!(rest, &DEFAULT_ALLOWED);
+        assert_eq!(v1_lines(&rest[0]), ["c *:* m"]);
+        assert_eq!(v1_lines(&rest[8]), ["c 136:* rwm"]);
+    }
+
+    #[test]
+    fn without_rules_everything_is_allowed() {
+        let rules = rules(None).unwrap();
+        assert_eq!(effective(&rules), (true, &DEFAULT_ALLOWED[..]));
+    }
+
+    #[test]
+    fn kind_all_expands_for_v1() {
+        let r = allow(Kind::All, Some(8), None, READ);
+        assert_eq!(v1_lines(&r), ["b 8:* r", "c 8:* r"]);
+    }
+}

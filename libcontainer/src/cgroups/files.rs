@@ -1,0 +1,120 @@
+//! Reading and writing cgroup interface files, with errors that name the file and the value.
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::{Error, Result};
+
+fn err(path: PathBuf, reason: String) -> Error {
+    Error::Cgroup { path, reason }
+}
+
+/// The content of `dir/file`, trimmed.
+pub(super) fn read(dir: &Path, file: &str) -> Result<String> {
+    let path = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(s.trim().to_string()),
+        Err(e) => Err(err(path, format!("read: {e}"))),
+    }
+}
+
+/// Like [`read`], but a missing file is `None`.
+pub(super) fn read_opt(dir: &Path, file: &str) -> Result<Option<String>> {
+    let path = dir.join(file);
+    match std::fs::read_to_string(&path) {
+        Ok(s) => Ok(Some(s.trim().to_string())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err(path, format!("read: {e}"))),
+    }
+}
+
+/// Writes `value` to `dir/file` in one `write(2)`, as cgroup files require.
+pub(super) fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
+    let path = dir.join(file);
+    let value = value.to_string();
+    write_raw(&path, &value).map_err(|e| err(path, format!("write {value:?}: {e}")))
+}
+
+/// [`write`] returning the plain `io::Error`, for callers that handle some errors themselves.
+pub(super) fn write_raw(path: &Path, value: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new().write(true).open(path)?;
+    f.write_all(value.as_bytes())
+}
+
+/// The pids listed in `dir/cgroup.procs`.
+pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
+    let text = read(dir, "cgroup.procs")?;
+    text.lines()
+        .map(|l| {
+            l.trim()
+                .parse()
+                .map_err(|_| err(dir.join("cgroup.procs"), format!("bad pid {l:?}")))
+        })
+        .collect()
+}
+
+/// `dir` and every cgroup below it, parents before children.
+pub(super) fn walk(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut out = vec![dir.to_path_buf()];
+    let mut i = 0;
+    while i < out.len() {
+        let entries = match std::fs::read_dir(&out[i]) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound && i > 0 => {
+                i += 1;
+                continue;
+            }
+            Err(e) => return Err(err(out[i].clone(), format!("read directory: {e}"))),
+        };
+        for entry in entries.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                out.push(entry.path());
+            }
+        }
+        i += 1;
+    }
+    Ok(out)
+}
+
+/// Polls `done` with growing sleeps (from 100µs to 10ms) until it returns `Some` or `timeout`
+/// passes (then `None`).
+pub(super) fn poll<T>(
+    timeout: Duration,
+    mut done: impl FnMut() -> Result<Option<T>>,
+) -> Result<Option<T>> {
+    let start = Instant::now();
+    let mut sleep = Duration::from_micros(100);
+    loop {
+        if let Some(v) = done()? {
+            return Ok(Some(v));
+        }
+        if start.elapsed() >= timeout {
+            return Ok(None);
+        }
+        std::thread::sleep(sleep);
+        sleep = (sleep * 2).min(Duration::from_millis(10));
+    }
+}
+
+/// Creates `dir` and its missing parents; returns how many directories, counted from `dir`
+/// upwards without a gap, this call made (so that only those are removed later).
+pub(super) fn mkdir_all(dir: &Path) -> Result<u8> {
+    let mut missing = Vec::new();
+    let mut d = dir;
+    while !d.exists() {
+        missing.push(d);
+        d = match d.parent() {
+            Some(p) => p,
+            None => break,
+        };
+    }
+    let mut created = 0u8;
+    for m in missing.iter().rev() {
+        match std::fs::create_dir(m) {
+            Ok(()) => created = created.saturating_add(1),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => created = 0,
+            Err(e) => return Err(err(m.to_path_buf(), format!("mkdir: {e}"))),
+        }
+    }
+    Ok(created)
+}
