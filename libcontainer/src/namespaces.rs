@@ -82,13 +82,23 @@ impl Plan {
     }
 
     /// The flags for cloning init: every new namespace, except a time namespace with offsets,
-    /// which the intermediate process has already unshared.
+    /// which the intermediate process has already unshared, and the cgroup namespace, which
+    /// init unshares itself once the runtime has put it in its cgroup (a cgroup namespace is
+    /// rooted at the cgroup its creator is in at that moment).
     pub fn clone_flags(&self) -> CloneFlags {
-        if self.time_offsets.is_empty() {
-            self.new
-        } else {
-            self.new - CLONE_NEWTIME
+        let mut flags = self.new - CloneFlags::CLONE_NEWCGROUP;
+        if !self.time_offsets.is_empty() {
+            flags -= CLONE_NEWTIME;
         }
+        flags
+    }
+
+    /// In init, after the runtime has placed it in its cgroup: the new cgroup namespace.
+    pub fn unshare_cgroup(&self) -> Result<()> {
+        if self.new.contains(CloneFlags::CLONE_NEWCGROUP) {
+            nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).sys("unshare", "cgroup namespace")?;
+        }
+        Ok(())
     }
 }
 
@@ -328,5 +338,16 @@ mod tests {
         assert_eq!(plan.join[0].0, CloneFlags::CLONE_NEWUSER);
         assert!(plan.needs_intermediate());
         assert!(plan.userns() && !plan.new_userns());
+    }
+
+    #[test]
+    fn cgroup_namespace_is_not_cloned() {
+        let s = spec(
+            serde_json::json!({"linux": {"namespaces": [{"type": "mount"}, {"type": "cgroup"}, {"type": "pid"}]}}),
+        );
+        let plan = Plan::from_spec(&s);
+        assert!(plan.new.contains(CloneFlags::CLONE_NEWCGROUP));
+        assert!(!plan.clone_flags().contains(CloneFlags::CLONE_NEWCGROUP));
+        assert!(plan.clone_flags().contains(CloneFlags::CLONE_NEWPID));
     }
 }

@@ -69,6 +69,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     if ctx.plan.userns() {
         become_root_in_userns()?;
     }
+    ctx.plan.unshare_cgroup()?;
     if !ctx.no_new_keyring {
         crate::sys::process::join_session_keyring(ctx.id).sys("keyctl", "join session keyring")?;
     }
