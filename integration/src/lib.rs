@@ -7,11 +7,13 @@
 //! - [`runner`]: the runtime invocations and their [`Output`];
 //! - [`payload`]: the payload's [`Report`];
 //! - [`host`]: what the host sees (processes, cgroups, mounts, fds, namespaces);
+//! - [`cgroups`]: a container's cgroup files from the host and from inside;
 //! - [`rootfs`], [`spec`], [`paths`]: the building blocks.
 //!
 //! The tests create mounts and namespaces: run them inside a private mount namespace,
 //! `unshare -m --propagation private cargo test -p berth-integration` (see scripts/test.sh).
 pub mod bundle;
+pub mod cgroups;
 pub mod env;
 pub mod host;
 pub mod paths;
