@@ -1,6 +1,6 @@
 //! Running the runtime binary the way containerd's shim does: global flags
 //! `--root <root> --log <bundle>/log.json --log-format json`, the bundle as working directory,
-//! stdin from /dev/null and stdout/stderr to files (a container started by `create` or
+//! stdin from /dev/null (or a file) and stdout/stderr to files (a container started by `create` or
 //! `run --detach` keeps them open, so pipes would never reach EOF).
 use std::ffi::{OsStr, OsString};
 use std::fmt;
@@ -49,6 +49,7 @@ impl Runtime {
             args: args.into_iter().map(|a| a.as_ref().to_owned()).collect(),
             container_io: None,
             fd3: None,
+            stdin: None,
             tag: None,
             global_flags: true,
         }
@@ -62,6 +63,7 @@ pub struct Call<'a> {
     args: Vec<OsString>,
     container_io: Option<PathBuf>,
     fd3: Option<OwnedFd>,
+    stdin: Option<PathBuf>,
     tag: Option<String>,
     global_flags: bool,
 }
@@ -77,6 +79,13 @@ impl Call<'_> {
     /// Passes `fd` as fd 3 without close-on-exec, as containerd leaks its socket to `create`.
     pub fn fd3(mut self, fd: OwnedFd) -> Self {
         self.fd3 = Some(fd);
+        self
+    }
+
+    /// Feeds the file at `path` to the runtime's stdin (as containerd pipes
+    /// `update --resources -`) instead of /dev/null.
+    pub fn stdin(mut self, path: &Path) -> Self {
+        self.stdin = Some(path.to_path_buf());
         self
     }
 
@@ -130,10 +139,16 @@ impl Call<'_> {
         let (out_file, out_off) = open_append(&out);
         let (err_file, err_off) = open_append(&err);
         let log_off = fs::metadata(&log).map(|m| m.len()).unwrap_or(0);
+        let stdin = match &self.stdin {
+            Some(p) => {
+                Stdio::from(fs::File::open(p).map_err(|e| format!("open {}: {e}", p.display()))?)
+            }
+            None => Stdio::null(),
+        };
         let mut cmd = Command::new(&self.rt.bin);
         cmd.args(&argv)
             .current_dir(&self.cwd)
-            .stdin(Stdio::null())
+            .stdin(stdin)
             .stdout(out_file)
             .stderr(err_file)
             .env(RUNTIME_ONLY_VAR, "1");

@@ -13,7 +13,7 @@
 # The guest's root is the host's "/" over 9p, read-only: host binaries run unchanged. /tmp,
 # /var/tmp, /run and /dev/shm are fresh tmpfs (unix sockets do not work on 9p: keep state roots
 # and sockets there). The command runs as root, in the root cgroup, in the host's current
-# directory, stdin /dev/null. 16 huge pages of 2 MiB are reserved; /dev/nullb0 exists.
+# directory, stdin /dev/null. 16 huge pages of 2 MiB are reserved; /dev/nullb0 and /dev/loop0 exist.
 #
 # Exit status: the command's; 124 if the limit was hit; 125 if the VM itself failed (then the
 # end of the guest console is printed).
@@ -68,7 +68,7 @@ command -v qemu-system-x86_64 >/dev/null || die "qemu-system-x86_64 missing: apt
 
 # The modules the guest loads, dependencies first.
 MODS="virtio_ring virtio virtio_mmio virtio_pci_modern_dev virtio_pci_legacy_dev virtio_pci
-      virtio-rng 9pnet 9pnet_virtio netfs fscache 9p configfs null_blk"
+      virtio-rng 9pnet 9pnet_virtio netfs fscache 9p configfs null_blk loop"
 
 kernel_package() {
     apt-cache depends linux-image-amd64 2>/dev/null | awk '/Depends: linux-image-/{print $2; exit}'
