@@ -9,7 +9,9 @@ BERTH_PACKAGES=(
     util-linux        # unshare: the tests run in a private mount namespace
     runc              # reference runtime (BERTH_BIN=/usr/sbin/runc runs the suite on it)
     crun
-    qemu-system-x86   # tests on other kernels / pure cgroup v2
+    qemu-system-x86   # the cgroup tests on pure cgroup v2, in a VM (integration/vm)
+    containerd        # a real engine in the end-to-end tests (tests/engines.rs), with ctr
+    umoci             # builds the OCI image containerd runs
     hyperfine         # benchmarks
     strace
     ca-certificates
@@ -57,4 +59,19 @@ ensure_cargo() {
     done
     echo "cargo not found: install Rust with rustup (https://rustup.rs), then run again" >&2
     exit 1
+}
+
+# The layout of this host's cgroups: "v2" (pure cgroup v2) or "v1/hybrid".
+cgroup_layout() {
+    if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then echo v2; else echo v1/hybrid; fi
+}
+
+# Counts the cgroup tests in cargo test logs: the library's tests named cgroups::*, and every
+# test of a binary built from integration/tests/cgroups_*.rs. Prints "PASSED FAILED".
+count_cgroup_tests() {
+    awk '
+        /^ +Running / { cg = ($0 ~ /Running tests\/cgroups_[a-z0-9_]*\.rs/); next }
+        /^test .* \.\.\. ok$/ { if (cg || $2 ~ /^cgroups::/) ok++ }
+        /^test .* \.\.\. FAILED$/ { if (cg || $2 ~ /^cgroups::/) bad++ }
+        END { printf "%d %d\n", ok, bad }' "$@" 2>/dev/null
 }

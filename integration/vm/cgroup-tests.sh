@@ -29,23 +29,22 @@ for f in "$BERTH_BIN" "$payload" "$ws/target/berth-test-rootfs/stamp"; do
 done
 "$vm" --prepare || exit 1
 
-# The test executables cargo builds for `cargo test ARGS --no-run`.
+# "SOURCE EXECUTABLE" of each test binary of `cargo test ARGS --no-run`. The same arguments as
+# scripts/test.sh's unit and integration steps, so that nothing is rebuilt (building one
+# package alone can resolve features differently).
 executables() {
     cargo test "$@" --no-run --message-format=json |
-        sed -n 's/.*"executable":"\(\/[^"]*\)".*/\1/p'
+        sed -n 's/.*"src_path":"\([^"]*\)".*"profile":{[^}]*"test":true}.*"executable":"\(\/[^"]*\)".*/\1 \2/p'
 }
 jobs=() # "name|cwd|executable|filter"
-unit=$(executables -p berth --lib) || exit 1
+unit=$(executables --workspace --exclude berth-integration | awk -v s="$ws/libcontainer/src/lib.rs" '$1 == s {print $2}')
 [ -n "$unit" ] || { echo "cgroup-tests: no unit test binary for berth" >&2; exit 1; }
 jobs+=("berth unit tests (filter cgroups)|$ws/libcontainer|$unit|cgroups")
-tests=()
-for f in integration/tests/cgroups_*.rs; do
-    tests+=(--test "$(basename "$f" .rs)")
-done
-while read -r exe; do
-    name=$(basename "$exe")
-    jobs+=("tests/${name%-*}.rs|$ws/integration|$exe|")
-done < <(executables -p berth-integration "${tests[@]}" | grep -v /berth-test-rootfs$)
+while read -r src exe; do
+    [[ $src == "$ws"/integration/tests/cgroups_*.rs ]] || continue
+    jobs+=("tests/$(basename "$src")|$ws/integration|$exe|")
+done < <(executables -p berth-integration)
+[ ${#jobs[@]} -gt 1 ] || { echo "cgroup-tests: no integration/tests/cgroups_*.rs binaries" >&2; exit 1; }
 
 # Bundles and state roots go to the VM's /tmp (a tmpfs: unix sockets work there); target/ is
 # shared read-write for the rootfs cache and its lock.
