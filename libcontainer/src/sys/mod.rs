@@ -3,6 +3,7 @@
 //! sound in a `// SAFETY:` line. Callers get safe functions returning `nix::Result`.
 pub mod caps;
 pub mod exec;
+pub mod memory;
 pub mod mount;
 pub mod process;
 pub mod sched;
