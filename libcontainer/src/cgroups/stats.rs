@@ -6,8 +6,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::files::read_opt;
-use super::Dir;
+use super::files::{self, read_opt};
+use super::{Dir, Manager};
 use crate::Result;
 
 fn is_zero(v: &u64) -> bool {
@@ -387,6 +387,49 @@ pub(super) fn hugetlb(dir: Dir) -> Result<BTreeMap<String, Hugetlb>> {
         out.insert(size.to_string(), h);
     }
     Ok(out)
+}
+
+impl Manager {
+    /// Resource usage, in the shape of runc's `events --stats`.
+    #[allow(dead_code)] // for `berth update`/`events`/launch, wired outside cgroups/
+    pub(crate) fn stats(&self) -> Result<Stats> {
+        // A controller's v1 hierarchy, else the cgroup2 directory if the controller is enabled
+        // there (cpu.stat has the basic cpu numbers even without the cpu controller).
+        let enabled = self
+            .v2
+            .as_ref()
+            .and_then(|cg| {
+                files::read_opt(&cg.path, "cgroup.controllers")
+                    .ok()
+                    .flatten()
+            })
+            .unwrap_or_default();
+        let find = |v1: &str, v2: &str| -> Option<Dir<'_>> {
+            self.v1_dir(v1).map(Dir::V1).or_else(|| {
+                self.v2
+                    .as_ref()
+                    .filter(|_| v2 == "cpu" || enabled.split_whitespace().any(|c| c == v2))
+                    .map(|cg| Dir::V2(&cg.path))
+            })
+        };
+        let mut s = Stats {
+            cpu: cpu(find("cpu", "cpu"), self.v1_dir("cpuacct"))?,
+            ..Default::default()
+        };
+        if let Some(d) = find("memory", "memory") {
+            s.memory = memory(d)?;
+        }
+        if let Some(d) = find("pids", "pids") {
+            s.pids = pids(d.path())?;
+        }
+        if let Some(d) = find("blkio", "io") {
+            s.blkio = blkio(d)?;
+        }
+        if let Some(d) = find("hugetlb", "hugetlb") {
+            s.hugetlb = hugetlb(d)?;
+        }
+        Ok(s)
+    }
 }
 
 #[cfg(test)]

@@ -61,6 +61,32 @@ impl Guard {
     }
 }
 
+impl Guard {
+    /// Starts a shell that joins the cgroups itself and then execs `sleep`, so that the memory
+    /// of the new program is charged to the container's cgroup; returns once it has.
+    pub fn spawn_inside(&mut self) -> i32 {
+        let joins: String = self
+            .mgr
+            .all()
+            .map(|cg| format!("echo $$ > {}/cgroup.procs && ", cg.path.display()))
+            .collect();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{joins} exec sleep 1000"))
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        self.children.push(child);
+        let exe = format!("/proc/{pid}/exe");
+        let started = files::poll(Duration::from_secs(5), || {
+            let target = std::fs::read_link(&exe).unwrap_or_default();
+            Ok(target.to_string_lossy().contains("sleep").then_some(()))
+        });
+        assert!(started.unwrap().is_some(), "child did not exec sleep");
+        pid
+    }
+}
+
 impl Drop for Guard {
     fn drop(&mut self) {
         for c in &mut self.children {
