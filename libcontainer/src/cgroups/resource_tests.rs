@@ -32,6 +32,7 @@ fn written_and_read_back() {
     }
     let _host = HOST_ROOT.lock().unwrap_or_else(|e| e.into_inner());
     let mut g = Guard::new(&format!("/{}", name()));
+    g.restore_unified_root();
     g.mgr.create().unwrap();
     let v2 = g.mgr.pure_v2();
     let mut r = deny_all();
@@ -188,7 +189,8 @@ fn host_dependent_errors_name_the_field() {
         return;
     }
     let _host = HOST_ROOT.lock().unwrap_or_else(|e| e.into_inner());
-    let g = Guard::new(&format!("/{}", name()));
+    let mut g = Guard::new(&format!("/{}", name()));
+    g.restore_unified_root();
     g.mgr.create().unwrap();
     let mut r = LinuxResources::default();
     if g.mgr.pure_v2() {

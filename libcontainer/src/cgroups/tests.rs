@@ -45,9 +45,7 @@ impl Guard {
         Guard {
             mgr: Manager::new(Some(Path::new(cgroups_path)), "unused").unwrap(),
             children: Vec::new(),
-            unified_root: files::read_opt(Path::new(UNIFIED), "cgroup.subtree_control")
-                .ok()
-                .flatten(),
+            unified_root: None,
         }
     }
 
@@ -62,6 +60,14 @@ impl Guard {
 }
 
 impl Guard {
+    /// For a test that holds [`HOST_ROOT`]: remember the unified root's controllers now and
+    /// restore them on drop.
+    pub fn restore_unified_root(&mut self) {
+        self.unified_root = files::read_opt(Path::new(UNIFIED), "cgroup.subtree_control")
+            .ok()
+            .flatten();
+    }
+
     /// Starts a shell that joins the cgroups itself and then execs `sleep`, so that the memory
     /// of the new program is charged to the container's cgroup; returns once it has.
     pub fn spawn_inside(&mut self) -> i32 {
