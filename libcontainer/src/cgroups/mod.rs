@@ -265,9 +265,6 @@ impl Manager {
     /// listing and signalling. A paused container stays paused, except for SIGKILL.
     pub fn kill(&self, sig: i32) -> Result<()> {
         let signal = Signal::try_from(sig).map_err(|e| Error::sys("kill", sig, e))?;
-        if self.freezer().is_none() {
-            return self.signal_all(signal);
-        }
         let was_frozen = self.is_frozen()?;
         if signal == Signal::SIGKILL {
             if let Some(cg) = self.v2.as_ref().filter(|cg| cg.path.exists()) {
@@ -277,9 +274,24 @@ impl Manager {
                 }
             }
         }
-        self.freeze()?;
+        if self.freezer().is_none() {
+            // Nothing stops new forks: for SIGKILL, repeat until the cgroup is empty.
+            self.signal_all(signal)?;
+            if signal == Signal::SIGKILL {
+                files::poll(RMDIR_TIMEOUT, || {
+                    self.signal_all(signal)?;
+                    Ok(self.pids()?.is_empty().then_some(()))
+                })?;
+            }
+            return Ok(());
+        }
+        // If freezing fails (a task stuck in the kernel), signal anyway.
+        let frozen = self.freeze();
+        if let Err(e) = &frozen {
+            tracing::warn!("signalling without freezing: {e}");
+        }
         let result = self.signal_all(signal);
-        if !was_frozen || signal == Signal::SIGKILL {
+        if frozen.is_ok() && (!was_frozen || signal == Signal::SIGKILL) {
             self.thaw()?;
         }
         result
