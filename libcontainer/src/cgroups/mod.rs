@@ -20,6 +20,7 @@ mod pids;
 mod rdma;
 mod resources;
 mod stats;
+pub use stats::Stats;
 mod unified;
 mod v1;
 mod v2;
@@ -344,7 +345,6 @@ impl Manager {
     /// On a pure cgroup v2 host, the container's cgroup directory opened for
     /// `clone3(CLONE_INTO_CGROUP)`, so that init starts inside its cgroup (and `apply` has
     /// nothing left to do). `None` on v1 and hybrid hosts, where `apply` must move init.
-    #[allow(dead_code)] // for `berth update`/`events`/launch, wired outside cgroups/
     pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
         match &self.v2 {
             Some(cg) if self.pure_v2() => std::fs::File::open(&cg.path)

@@ -86,7 +86,6 @@ impl Manager {
     /// Writes `resources` into the cgroup of a running container: only what is given changes
     /// (device rules too: without `devices` they stay as they are), and with
     /// `memory.checkBeforeUpdate` a memory limit below the current usage is refused.
-    #[allow(dead_code)] // for `berth update`/`events`/launch, wired outside cgroups/
     pub fn update(&self, resources: &LinuxResources) -> Result<()> {
         validate(Some(resources))?;
         self.write(resources, true)

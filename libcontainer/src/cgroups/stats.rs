@@ -390,8 +390,23 @@ pub(super) fn hugetlb(dir: Dir) -> Result<BTreeMap<String, Hugetlb>> {
 }
 
 impl Manager {
+    /// How many processes the OOM killer has killed in the cgroup: `oom_kill` in v2's
+    /// memory.events, or in v1's memory.oom_control (0 where the kernel does not count).
+    pub(crate) fn oom_kills(&self) -> Result<u64> {
+        let (dir, file) = match (self.v1_dir("memory"), &self.v2) {
+            (Some(d), _) => (d, "memory.oom_control"),
+            (None, Some(cg)) => (cg.path.as_path(), "memory.events"),
+            (None, None) => return Ok(0),
+        };
+        let text = files::read_opt(dir, file)?.unwrap_or_default();
+        Ok(text
+            .lines()
+            .find_map(|l| l.strip_prefix("oom_kill "))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or(0))
+    }
+
     /// Resource usage, in the shape of runc's `events --stats`.
-    #[allow(dead_code)] // for `berth update`/`events`/launch, wired outside cgroups/
     pub(crate) fn stats(&self) -> Result<Stats> {
         // A controller's v1 hierarchy, else the cgroup2 directory if the controller is enabled
         // there (cpu.stat has the basic cpu numbers even without the cpu controller).
