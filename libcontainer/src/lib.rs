@@ -44,6 +44,7 @@ mod terminal;
 #[allow(unsafe_code)]
 mod sys;
 
+pub use cgroups::Stats;
 pub use container::{Container, CreateOptions, ExecOptions, ExecProcess};
 pub use error::{Error, Result};
 pub use state::{State, Status};

@@ -60,6 +60,16 @@ pub enum Command {
     Spec(SpecArgs),
     /// Show the runtime's features (runtime-spec features.md).
     Features,
+    /// Suspend every process in the container (cgroup freezer).
+    Pause(IdArg),
+    /// Resume a paused container.
+    Resume(IdArg),
+    /// Update the container's resource limits.
+    Update(UpdateArgs),
+    /// Show resource usage, and OOM notifications, of a container.
+    Events(EventsArgs),
+    /// List the processes running in a container.
+    Ps(PsArgs),
 }
 
 #[derive(Args, Debug)]
@@ -156,6 +166,90 @@ pub struct ExecArgs {
 }
 
 #[derive(Args, Debug)]
+pub struct UpdateArgs {
+    /// A JSON file with `linux.resources` to apply ('-' for stdin); flags override its values.
+    #[arg(short, long)]
+    pub resources: Option<PathBuf>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// CPU CFS period (microseconds).
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<u64>,
+    /// CPU CFS quota (microseconds per period; -1 for none).
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU CFS burst (microseconds).
+    #[arg(long = "cpu-burst")]
+    pub cpu_burst: Option<u64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-share", alias = "cpu-shares")]
+    pub cpu_shares: Option<u64>,
+    /// Realtime period (microseconds).
+    #[arg(long = "cpu-rt-period")]
+    pub cpu_rt_period: Option<u64>,
+    /// Realtime runtime (microseconds per period).
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    pub cpu_rt_runtime: Option<i64>,
+    /// SCHED_IDLE for the cgroup (cgroup v2): 0 or 1.
+    #[arg(long = "cpu-idle")]
+    pub cpu_idle: Option<i64>,
+    /// CPUs to use (cpuset).
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// Memory nodes to use (cpuset).
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Kernel memory limit (cgroup v1).
+    #[arg(long = "kernel-memory", allow_hyphen_values = true)]
+    pub kernel_memory: Option<String>,
+    /// Kernel TCP buffer memory limit (cgroup v1).
+    #[arg(long = "kernel-memory-tcp", allow_hyphen_values = true)]
+    pub kernel_memory_tcp: Option<String>,
+    /// Memory limit (bytes, or with a unit: 512m, 1g; -1 for none).
+    #[arg(long, allow_hyphen_values = true)]
+    pub memory: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    pub memory_reservation: Option<String>,
+    /// Memory plus swap limit (-1 for unlimited swap).
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    pub memory_swap: Option<String>,
+    /// Maximum number of pids (0 or -1: no limit, as runc).
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Intel RDT L3 cache schema (not supported: an error).
+    #[arg(long = "l3-cache-schema")]
+    pub l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: an error).
+    #[arg(long = "mem-bw-schema")]
+    pub mem_bw_schema: Option<String>,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct EventsArgs {
+    /// Print the statistics once and exit.
+    #[arg(long)]
+    pub stats: bool,
+    /// How often to print statistics (Go duration: 5s, 500ms, 1m).
+    #[arg(long, default_value = "5s")]
+    pub interval: String,
+    pub id: String,
+}
+
+#[derive(Args, Debug)]
+pub struct PsArgs {
+    /// Output format: table or json.
+    #[arg(short, long, default_value = "table", value_parser = ["table", "json"])]
+    pub format: String,
+    pub id: String,
+    /// Options for ps(1) (default: -ef).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 pub struct KillArgs {
     /// Send the signal to all processes in the container.
     #[arg(short, long)]
@@ -220,6 +314,15 @@ mod tests {
             "berth --root /r exec --process /tmp/p.json --detach --pid-file /b/e.pid c1",
             "berth exec --pid-file /f --process /p --detach --tty --console-socket /s c1",
             "berth exec -t c1 sh -c ls",
+            "berth pause c1",
+            "berth resume c1",
+            "berth update --memory 512m --cpu-quota -1 --pids-limit 100 c1",
+            "berth update -r - c1",
+            "berth update --cpu-shares 512 c1",
+            "berth events --stats c1",
+            "berth events --interval 1s c1",
+            "berth ps --format json c1",
+            "berth ps c1 -o pid,comm",
         ] {
             super::Cli::try_parse_from(argv.split(' ')).unwrap_or_else(|e| panic!("{argv}: {e}"));
         }

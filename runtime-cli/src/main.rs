@@ -1,4 +1,5 @@
 //! `berth`: runc's command line over the berth library.
+mod cgroup_cmds;
 mod cli;
 mod commands;
 mod default_spec;
@@ -83,6 +84,11 @@ fn dispatch(cli: &Cli) -> Result<i32, String> {
         Command::Delete(a) => commands::delete(root, a).map_err(|e| e.to_string()),
         Command::List(a) => commands::list(root, a).map_err(|e| e.to_string()),
         Command::Spec(a) => commands::spec(a).map_err(|e| e.to_string()),
+        Command::Pause(a) => cgroup_cmds::pause(root, &a.id).map_err(|e| e.to_string()),
+        Command::Resume(a) => cgroup_cmds::resume(root, &a.id).map_err(|e| e.to_string()),
+        Command::Update(a) => cgroup_cmds::update(root, a).map_err(|e| e.to_string()),
+        Command::Events(a) => cgroup_cmds::events(root, a).map_err(|e| e.to_string()),
+        Command::Ps(a) => cgroup_cmds::ps(root, a).map_err(|e| e.to_string()),
         Command::Features => commands::features().map_err(|e| e.to_string()),
     };
     result.map_err(|m| m.replace('\n', " "))

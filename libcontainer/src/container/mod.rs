@@ -1,5 +1,13 @@
 //! The container lifecycle — create, start, state, kill, delete — over a state directory that
-//! separate processes (an engine's shim calling the CLI) can share.
+//! separate processes (an engine's shim calling the CLI) can share; `exec` and the cgroup
+//! operations (pause, resume, update, stats) are in submodules.
+mod cgroup;
+mod exec;
+mod options;
+
+pub use exec::{ExecOptions, ExecProcess};
+pub use options::CreateOptions;
+
 use std::collections::HashMap;
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
@@ -23,102 +31,6 @@ use crate::{hooks, id, Error, Result, State, Status};
 
 /// Default state root, as runc's is `/run/runc`.
 pub const DEFAULT_ROOT: &str = "/run/berth";
-
-/// Options of [`Container::create`]; the CLI's `create` flags map onto these one to one.
-#[derive(Clone, Debug)]
-pub struct CreateOptions {
-    pub id: String,
-    pub bundle: PathBuf,
-    pub root: PathBuf,
-    pub pid_file: Option<PathBuf>,
-    pub console_socket: Option<PathBuf>,
-    /// `--preserve-fds`: fds after 0-2 (and after the LISTEN_FDS ones) that pass into the
-    /// container.
-    pub extra_fds: u32,
-    /// Socket-activation fds (systemd's LISTEN_FDS for this process) passed on as fds 3..;
-    /// the container gets `LISTEN_FDS=<n>` and `LISTEN_PID=1`.
-    pub listen_fds: u32,
-    pub no_pivot: bool,
-    pub no_new_keyring: bool,
-    /// The caller will not stay attached (create, run --detach): a terminal then needs a
-    /// console socket.
-    pub detach: bool,
-}
-
-impl CreateOptions {
-    pub fn new(id: impl Into<String>, bundle: impl Into<PathBuf>) -> Self {
-        CreateOptions {
-            id: id.into(),
-            bundle: bundle.into(),
-            root: PathBuf::from(DEFAULT_ROOT),
-            pid_file: None,
-            console_socket: None,
-            extra_fds: 0,
-            listen_fds: 0,
-            no_pivot: false,
-            no_new_keyring: false,
-            detach: true,
-        }
-    }
-    pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
-        self.root = root.into();
-        self
-    }
-    pub fn pid_file(mut self, path: impl Into<PathBuf>) -> Self {
-        self.pid_file = Some(path.into());
-        self
-    }
-    pub fn console_socket(mut self, path: impl Into<PathBuf>) -> Self {
-        self.console_socket = Some(path.into());
-        self
-    }
-    pub fn extra_fds(mut self, n: u32) -> Self {
-        self.extra_fds = n;
-        self
-    }
-    pub fn listen_fds(mut self, n: u32) -> Self {
-        self.listen_fds = n;
-        self
-    }
-    pub fn no_pivot(mut self, yes: bool) -> Self {
-        self.no_pivot = yes;
-        self
-    }
-    pub fn no_new_keyring(mut self, yes: bool) -> Self {
-        self.no_new_keyring = yes;
-        self
-    }
-    pub fn detach(mut self, yes: bool) -> Self {
-        self.detach = yes;
-        self
-    }
-}
-
-/// Options of [`Container::exec`].
-#[derive(Clone, Debug)]
-pub struct ExecOptions {
-    /// The process to run (`exec --process`, or built from the container's config and the
-    /// command line).
-    pub process: Process,
-    pub console_socket: Option<PathBuf>,
-    pub pid_file: Option<PathBuf>,
-    /// `--preserve-fds`: fds 3.. that pass into the process.
-    pub extra_fds: u32,
-    /// The caller will not wait for the process: a terminal then needs a console socket.
-    pub detach: bool,
-}
-
-/// A process started by [`Container::exec`]; the caller is its parent.
-pub struct ExecProcess {
-    pid: Pid,
-    _pidfd: OwnedFd,
-}
-
-impl ExecProcess {
-    pub fn pid(&self) -> i32 {
-        self.pid.as_raw()
-    }
-}
 
 /// What is kept in `<root>/<id>/state.json` between commands.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -344,14 +256,16 @@ impl Container {
         })
     }
 
-    /// The user name owning the container's state directory (runc's `list` OWNER column).
+    /// The user name owning the container's state directory (runc's `list` OWNER column),
+    /// from the host's /etc/passwd (read directly, as runc does: no NSS modules, which a
+    /// static build could not load).
     pub fn owner(&self) -> String {
-        StateDir::open(&self.root, &self.record.id)
-            .and_then(|dir| dir.owner_uid())
-            .ok()
-            .and_then(|uid| nix::unistd::User::from_uid(uid.into()).ok().flatten())
-            .map(|u| u.name)
-            .unwrap_or_default()
+        let Ok(uid) = StateDir::open(&self.root, &self.record.id).and_then(|d| d.owner_uid())
+        else {
+            return String::new();
+        };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        user_name(&passwd, uid).unwrap_or_else(|| uid.to_string())
     }
 
     /// The runtime-spec state JSON that hooks read.
@@ -404,53 +318,6 @@ impl Container {
             return Err(e);
         }
         Ok(())
-    }
-
-    /// Runs another process in the container (its namespaces, cgroup and the given process
-    /// settings). Returns once the process has `execve`d.
-    pub fn exec(&self, opts: &ExecOptions) -> Result<ExecProcess> {
-        {
-            let _dir = self.dir()?;
-            match self.status() {
-                Status::Created | Status::Running => {}
-                Status::Paused => {
-                    return Err(Error::InvalidState(
-                        "cannot exec in a paused container".into(),
-                    ))
-                }
-                _ => {
-                    return Err(Error::InvalidState(
-                        "cannot exec in a stopped container".into(),
-                    ))
-                }
-            }
-        }
-        crate::process::validate(&opts.process)?;
-        check_terminal(&opts.process, opts.console_socket.is_some(), opts.detach)?;
-        check_fds(0, opts.extra_fds)?;
-        let state_json = self.hook_state(Status::Running);
-        let launched = launch::exec::exec(&launch::exec::ExecLaunch {
-            init_pid: self.record.pid,
-            process: &opts.process,
-            seccomp: self.record.seccomp.as_ref(),
-            personality: self.record.personality.as_ref(),
-            state_json: &state_json,
-            root: &self.root,
-            cgroup: &self.record.cgroup,
-            console_socket: opts.console_socket.as_deref(),
-            extra_fds: opts.extra_fds,
-        })?;
-        if let Some(pid_file) = &opts.pid_file {
-            if let Err(e) = write_atomic(pid_file, launched.pid.to_string().as_bytes(), 0o644) {
-                let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
-                let _ = waitpid(launched.pid, None);
-                return Err(e);
-            }
-        }
-        Ok(ExecProcess {
-            pid: launched.pid,
-            _pidfd: launched.pidfd,
-        })
     }
 
     /// Sends `sig` to init, or with `all` to every process in the container's cgroup.
@@ -571,17 +438,15 @@ impl Container {
             }
         }
     }
+}
 
-    /// Reaps init if it has exited, without blocking (for `run`'s signal loop).
-    pub fn try_wait(&self) -> Result<Option<i32>> {
-        let pid = Pid::from_raw(self.record.pid);
-        match waitpid(pid, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => Ok(Some(code)),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
-            Ok(_) => Ok(None),
-            Err(e) => Err(Error::sys("waitpid", pid, e)),
-        }
-    }
+/// The name of `uid` in passwd(5) text.
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
 }
 
 /// A terminal needs a console socket unless the caller stays attached (and then berth would
@@ -644,6 +509,14 @@ fn proc_start_time(pid: i32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwd_lookup() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 1000).as_deref(), Some("bob"));
+        assert_eq!(user_name(passwd, 5), None);
+    }
 
     #[test]
     fn own_start_time() {
