@@ -74,11 +74,11 @@ fn pause_and_resume_a_busy_container() {
     finish(&t, &b);
 }
 
-/// As runc: a created container can be paused and resumed (back to `created`); resume of
-/// a container that is not paused, pause of a paused one and both on a stopped one fail.
+/// As runc: a created container can be paused, and resume brings it back to `created`; it
+/// can then be started.
 #[test]
-fn pause_and_resume_need_the_right_state() {
-    let t = TestEnv::new("cg-pause-st");
+fn pause_and_resume_a_created_container() {
+    let t = TestEnv::new("cg-pause-cr");
     let mut b = t.bundle();
     b.payload(&["exit", "0"]);
     t.create(&b).ok();
@@ -86,14 +86,31 @@ fn pause_and_resume_need_the_right_state() {
     assert_eq!(t.status(&b), "paused");
     t.call(&b, ["resume", &b.id]).run().ok();
     assert_eq!(t.status(&b), "created");
+    let pid = b.pid();
+    t.start(&b).ok();
+    assert_eq!(host::exit_status(pid), 0);
+    t.delete(&b).ok();
+    t.assert_nothing_left(&b);
+}
+
+/// Resume of a container that is not paused, pause of a paused one, and both on a stopped
+/// one fail.
+#[test]
+fn pause_and_resume_need_the_right_state() {
+    let t = TestEnv::new("cg-pause-st");
+    let mut b = t.bundle();
+    b.payload(&["sleep", "1000"]);
+    t.create(&b).ok();
+    t.call(&b, ["resume", &b.id]).run().failed_with_one_line();
+    let pid = b.pid();
+    t.start(&b).ok();
     t.call(&b, ["resume", &b.id]).run().failed_with_one_line();
     t.call(&b, ["pause", &b.id]).run().ok();
     t.call(&b, ["pause", &b.id]).run().failed_with_one_line();
     assert_eq!(t.status(&b), "paused");
     t.call(&b, ["resume", &b.id]).run().ok();
-    let pid = b.pid();
-    t.start(&b).ok();
-    assert_eq!(host::exit_status(pid), 0);
+    t.kill(&b, "KILL").ok();
+    assert_eq!(host::exit_status(pid), 128 + 9);
     assert_eq!(t.status(&b), "stopped");
     t.call(&b, ["pause", &b.id]).run().failed_with_one_line();
     t.call(&b, ["resume", &b.id]).run().failed_with_one_line();
