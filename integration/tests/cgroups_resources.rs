@@ -335,3 +335,31 @@ fn cgroup_files_are_read_only_inside() {
     out.ok();
     assert_eq!(out.stdout.trim(), "EROFS", "{out}");
 }
+
+/// Where huge pages are reserved (the VM reserves 16): under a 4 MiB limit the container can
+/// take one 2 MiB page of a hugetlbfs file and not three more.
+#[test]
+fn hugetlb_limit_is_enforced() {
+    let t = TestEnv::new("cg-huge-enf");
+    let free = std::fs::read_to_string("/sys/kernel/mm/hugepages/hugepages-2048kB/free_hugepages")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .unwrap_or(0);
+    if free < 4 || cgroups::hierarchy("hugetlb").is_none() {
+        eprintln!("skipped: fewer than 4 free 2 MiB huge pages, or no hugetlb controller");
+        return;
+    }
+    let mut b = t.bundle();
+    b.linux()["resources"]["hugepageLimits"] = json!([{"pageSize": "2MB", "limit": 4 * MIB}]);
+    b.add_mount(
+        json!({"destination": "/tmp", "type": "hugetlbfs", "source": "hugetlbfs",
+                       "options": ["pagesize=2M"]}),
+    );
+    b.sh("fallocate -l 2M /tmp/a; echo a=$?; fallocate -l 6M /tmp/b; echo b=$?");
+    let out = t.run(&b);
+    out.ok();
+    let lines: Vec<&str> = out.stdout.lines().filter(|l| l.contains('=')).collect();
+    assert_eq!(lines.first(), Some(&"a=0"), "{out}");
+    assert!(lines.get(1).is_some_and(|l| *l != "b=0"), "{out}");
+    t.assert_nothing_left(&b);
+}
