@@ -66,12 +66,17 @@ cgroup_layout() {
     if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then echo v2; else echo v1/hybrid; fi
 }
 
-# Counts the cgroup tests in cargo test logs: the library's tests named cgroups::*, and every
-# test of a binary built from integration/tests/cgroups_*.rs. Prints "PASSED FAILED".
+# Counts the cgroup tests in cargo test logs: the berth library's unit tests named cgroups::*,
+# and every test of a binary built from integration/tests/cgroups_*.rs. Prints "PASSED FAILED".
 count_cgroup_tests() {
     awk '
-        /^ +Running / { cg = ($0 ~ /Running tests\/cgroups_[a-z0-9_]*\.rs/); next }
-        /^test .* \.\.\. ok$/ { if (cg || $2 ~ /^cgroups::/) ok++ }
-        /^test .* \.\.\. FAILED$/ { if (cg || $2 ~ /^cgroups::/) bad++ }
+        /^ +Running / {
+            lib = ($0 ~ /src\/lib\.rs \(.*deps\/berth-[0-9a-f]+\)/ || $0 ~ /Running berth unit tests/)
+            cg = ($0 ~ /Running tests\/cgroups_[a-z0-9_]*\.rs/)
+            next
+        }
+        /^test .* \.\.\. (ok|FAILED)$/ {
+            if (cg || (lib && $2 ~ /^cgroups::/)) { if ($NF == "ok") ok++; else bad++ }
+        }
         END { printf "%d %d\n", ok, bad }' "$@" 2>/dev/null
 }
