@@ -29,6 +29,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
+use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::state::StateDir;
@@ -66,6 +67,8 @@ pub(crate) struct Launched {
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     hide_runtime_image()?;
+    // Every /proc write of init and the intermediate goes through this handle (see procfs).
+    let proc = ProcFs::open_host()?;
     let spec = &l.bundle.spec;
     let plan = Plan::from_spec(spec);
     let (ours, theirs) = sync::pair()?;
@@ -89,6 +92,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         extra_fds: l.extra_fds,
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
+        proc: &proc,
     };
     let (pid, pidfd) = if plan.needs_intermediate() {
         spawn_via_intermediate(&plan, init_ctx, &ours)?
@@ -157,7 +161,7 @@ fn spawn_via_intermediate(
                 if plan.time_offsets.is_empty() {
                     Ok(())
                 } else {
-                    namespaces::unshare_time(plan)
+                    namespaces::unshare_time(plan, init_ctx.proc)
                 }
             })
             .and_then(|()| {

@@ -7,15 +7,14 @@ mod rlimits;
 mod sched;
 mod user;
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::DirBuilderExt;
 use std::path::Path;
 
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxPersonality, Process};
 
 use crate::error::IoContext;
+use crate::procfs::ProcFs;
 use crate::{Error, Result};
 
 pub(crate) use caps::check_names as check_capability_names;
@@ -32,6 +31,7 @@ pub(crate) fn validate(process: &Process) -> Result<()> {
     }
     user::validate(process.user())?;
     caps::validate(process.capabilities().as_ref())?;
+    crate::lsm::validate_process(process)?;
     for warning in caps::skipped(process.capabilities().as_ref()) {
         tracing::warn!("{warning}");
     }
@@ -63,31 +63,13 @@ pub(crate) fn validate(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Applied in init before `pivot_root`, through the host's `/proc` (so the container's mounts
-/// cannot redirect the writes): `oomScoreAdj` (untouched when absent).
-pub(crate) fn apply_procfs(process: &Process) -> Result<()> {
+/// Applied in init through the host's procfs handle (so the container's mounts cannot
+/// redirect the writes): `oomScoreAdj` (untouched when absent).
+pub(crate) fn apply_procfs(process: &Process, proc: &ProcFs) -> Result<()> {
     let Some(adj) = process.oom_score_adj() else {
         return Ok(());
     };
-    write_proc("/proc/self/oom_score_adj", &adj.to_string())
-}
-
-/// Writes `value` to a procfs file, refusing symlinks and anything not on procfs.
-fn write_proc(path: &str, value: &str) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .ctx("open", path)?;
-    let fs = nix::sys::statfs::fstatfs(&file).map_err(|e| Error::sys("fstatfs", path, e))?;
-    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(Error::sys(
-            "open",
-            format!("{path} (not on procfs)"),
-            Errno::EXDEV,
-        ));
-    }
-    file.write_all(value.as_bytes()).ctx("write", path)
+    proc.write("self/oom_score_adj", &adj.to_string())
 }
 
 /// In init, after `pivot_root` and before the rootfs is made read-only: creates a missing
@@ -279,17 +261,11 @@ mod tests {
             || {
                 let read = || std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
                 let before = read();
-                apply_procfs(&process(json!({}))).unwrap();
+                let proc = ProcFs::open_host().unwrap();
+                apply_procfs(&process(json!({})), &proc).unwrap();
                 assert_eq!(read(), before, "absent oomScoreAdj must leave it untouched");
-                apply_procfs(&process(json!({"oomScoreAdj": 500}))).unwrap();
+                apply_procfs(&process(json!({"oomScoreAdj": 500})), &proc).unwrap();
                 assert_eq!(read().trim(), "500");
-                let file = std::env::temp_dir().join(format!("berth-oom-{}", std::process::id()));
-                std::fs::write(&file, "").unwrap();
-                let err = write_proc(file.to_str().unwrap(), "1")
-                    .unwrap_err()
-                    .to_string();
-                std::fs::remove_file(&file).unwrap();
-                assert!(err.contains("not on procfs"), "{err}");
             },
         );
     }
