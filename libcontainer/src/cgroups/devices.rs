@@ -8,6 +8,7 @@
 //!
 //! v1 writes the rules to `devices.allow`/`devices.deny`; v2 turns them into a BPF program
 //! (`bpf.rs`).
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
@@ -150,52 +151,128 @@ pub(super) fn effective(rules: &[Rule]) -> (bool, &[Rule]) {
     }
 }
 
-/// The v1 lines (`c 1:3 rwm`) for a rule; a rule about all kinds becomes one per kind.
-fn v1_lines(rule: &Rule) -> Vec<String> {
-    let n = |x: Option<u32>| x.map_or("*".to_string(), |v| v.to_string());
-    let access: String = [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')]
-        .iter()
-        .filter(|(bit, _)| rule.access & bit != 0)
-        .map(|(_, c)| *c)
-        .collect();
-    let kinds: &[char] = match rule.kind {
+/// A v1 exception: type (`b`/`c`), major, minor (`None`: `*`).
+type Key = (char, Option<u32>, Option<u32>);
+
+fn kinds(kind: Kind) -> &'static [char] {
+    match kind {
         Kind::All => &['b', 'c'],
         Kind::Block => &['b'],
         Kind::Char => &['c'],
-    };
-    kinds
+    }
+}
+
+fn v1_line(key: &Key, access: u8) -> String {
+    let n = |x: Option<u32>| x.map_or("*".to_string(), |v| v.to_string());
+    let access: String = [(READ, 'r'), (WRITE, 'w'), (MKNOD, 'm')]
         .iter()
-        .map(|k| format!("{k} {}:{} {access}", n(rule.major), n(rule.minor)))
+        .filter(|(bit, _)| access & bit != 0)
+        .map(|(_, c)| *c)
+        .collect();
+    format!("{} {}:{} {access}", key.0, n(key.1), n(key.2))
+}
+
+/// The v1 lines (`c 1:3 rwm`) for a rule; a rule about all kinds becomes one per kind.
+fn v1_lines(rule: &Rule) -> Vec<String> {
+    kinds(rule.kind)
+        .iter()
+        .map(|k| v1_line(&(*k, rule.major, rule.minor), rule.access))
         .collect()
 }
 
-/// Writes the rules to a v1 devices cgroup: reset to deny-all or allow-all, then each rule in
-/// order to `devices.allow` or `devices.deny`, which the kernel applies the same way.
+/// The exceptions a v1 cgroup in deny-all mode holds after `rules`, as the kernel keeps them:
+/// an allow adds access to the exception with the same type and numbers, a deny takes it away.
+fn whitelist(rules: &[Rule]) -> BTreeMap<Key, u8> {
+    let mut map = BTreeMap::new();
+    for rule in rules {
+        for k in kinds(rule.kind) {
+            let key = (*k, rule.major, rule.minor);
+            let bits = map.get(&key).copied().unwrap_or(0);
+            let bits = if rule.allow {
+                bits | rule.access
+            } else {
+                bits & !rule.access
+            };
+            if bits == 0 {
+                map.remove(&key);
+            } else {
+                map.insert(key, bits);
+            }
+        }
+    }
+    map
+}
+
+/// The exceptions in a `devices.list`, or `None` when the cgroup allows everything by default.
+fn parse_list(list: &str) -> Option<BTreeMap<Key, u8>> {
+    let mut map = BTreeMap::new();
+    for line in list.lines() {
+        let mut f = line.split_whitespace();
+        let (Some(kind), Some(nums), Some(access)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if kind == "a" {
+            return None;
+        }
+        let (major, minor) = nums.split_once(':')?;
+        let num = |s: &str| s.parse::<u32>().ok();
+        let bits = access.chars().fold(0, |b, c| {
+            b | match c {
+                'r' => READ,
+                'w' => WRITE,
+                'm' => MKNOD,
+                _ => 0,
+            }
+        });
+        let key = (kind.chars().next()?, num(major), num(minor));
+        *map.entry(key).or_insert(0) |= bits;
+    }
+    Some(map)
+}
+
+/// Writes the rules to a v1 devices cgroup. In deny-all mode, a cgroup that is already in
+/// deny-all mode (a running container being updated) gets only the differences, allows first,
+/// so that no device it keeps is ever unavailable in between; otherwise the cgroup is reset
+/// (`a` to `devices.deny` or `devices.allow`) and the rules written in order.
 pub(super) fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
     let (default_allow, rest) = effective(rules);
-    let allow_all_now = read(dir, "devices.list")? == "a *:* rwm";
-    if default_allow && allow_all_now && rest.iter().all(|r| r.allow) {
-        // Already allow-all without exceptions that a reset would clear. Skipping the reset
-        // also works below a parent that is not allow-all itself.
+    let current = parse_list(&read(dir, "devices.list")?);
+    if default_allow {
+        if current.is_none() && rest.iter().all(|r| r.allow) {
+            // Already allow-all, and allows change nothing. Skipping the reset also works
+            // below a parent that is not allow-all itself.
+            return Ok(());
+        }
+        write(dir, "devices.allow", "a")?;
+        for rule in rest {
+            let file = if rule.allow {
+                "devices.allow"
+            } else {
+                "devices.deny"
+            };
+            for line in v1_lines(rule) {
+                write(dir, file, line)?;
+            }
+        }
         return Ok(());
     }
-    write(
-        dir,
-        if default_allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        },
-        "a",
-    )?;
-    for rule in rest {
-        let file = if rule.allow {
-            "devices.allow"
-        } else {
-            "devices.deny"
-        };
-        for line in v1_lines(rule) {
-            write(dir, file, line)?;
+    let want = whitelist(rest);
+    let current = match current {
+        Some(c) => c,
+        None => {
+            write(dir, "devices.deny", "a")?;
+            BTreeMap::new()
+        }
+    };
+    for (key, bits) in &want {
+        if current.get(key).copied().unwrap_or(0) & bits != *bits {
+            write(dir, "devices.allow", v1_line(key, *bits))?;
+        }
+    }
+    for (key, bits) in &current {
+        let extra = bits & !want.get(key).copied().unwrap_or(0);
+        if extra != 0 {
+            write(dir, "devices.deny", v1_line(key, extra))?;
         }
     }
     Ok(())
@@ -243,6 +320,28 @@ mod tests {
     fn without_rules_everything_is_allowed() {
         let rules = rules(None).unwrap();
         assert_eq!(effective(&rules), (true, &DEFAULT_ALLOWED[..]));
+    }
+
+    #[test]
+    fn whitelist_emulation() {
+        let all = READ | WRITE | MKNOD;
+        let rules = [
+            allow(Kind::Char, Some(1), Some(3), READ),
+            allow(Kind::Char, Some(1), Some(3), WRITE),
+            allow(Kind::All, Some(8), None, all),
+            Rule {
+                allow: false,
+                ..allow(Kind::Block, Some(8), None, WRITE)
+            },
+        ];
+        let w = whitelist(&rules);
+        assert_eq!(w[&('c', Some(1), Some(3))], READ | WRITE);
+        assert_eq!(w[&('b', Some(8), None)], READ | MKNOD);
+        assert_eq!(w[&('c', Some(8), None)], all);
+        let list = "c 1:3 rw\nb 8:* rm\nc 8:* rwm\n";
+        assert_eq!(parse_list(list).unwrap(), w);
+        assert_eq!(parse_list("a *:* rwm\n"), None);
+        assert_eq!(v1_line(&('c', None, Some(2)), MKNOD | READ), "c *:2 rm");
     }
 
     #[test]

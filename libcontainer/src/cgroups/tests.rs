@@ -11,7 +11,7 @@ use super::*;
 static SEQ: AtomicU32 = AtomicU32::new(0);
 
 /// A unique cgroup name for one test.
-fn name() -> String {
+pub(super) fn name() -> String {
     format!(
         "berth-test-{}-{}",
         std::process::id(),
@@ -19,7 +19,7 @@ fn name() -> String {
     )
 }
 
-fn can_run() -> bool {
+pub(super) fn can_run() -> bool {
     if !nix::unistd::geteuid().is_root() {
         eprintln!("skipped: needs root");
         return false;
@@ -28,27 +28,67 @@ fn can_run() -> bool {
 }
 
 /// Kills the children and destroys the manager when dropped.
-struct Guard {
-    mgr: Manager,
-    children: Vec<Child>,
-    extra: Vec<PathBuf>,
+pub(super) struct Guard {
+    pub mgr: Manager,
+    pub children: Vec<Child>,
+    /// On a hybrid host: the unified root's `cgroup.subtree_control` before the test, which
+    /// setting resources there (hugetlb) may change; restored on drop.
+    unified_root: Option<String>,
 }
 
+/// Held by tests that may enable controllers at the root of a hybrid host's unified tree, so
+/// that one's restore does not undo what another is using.
+pub(super) static HOST_ROOT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 impl Guard {
-    fn new(cgroups_path: &str) -> Guard {
+    pub fn new(cgroups_path: &str) -> Guard {
         Guard {
             mgr: Manager::new(Some(Path::new(cgroups_path)), "unused").unwrap(),
             children: Vec::new(),
-            extra: Vec::new(),
+            unified_root: None,
         }
     }
 
     /// Starts a `sleep` and moves it into the cgroup.
-    fn spawn(&mut self) -> i32 {
+    pub fn spawn(&mut self) -> i32 {
         let child = Command::new("sleep").arg("1000").spawn().unwrap();
         let pid = child.id() as i32;
         self.children.push(child);
         self.mgr.apply(pid).unwrap();
+        pid
+    }
+}
+
+impl Guard {
+    /// For a test that holds [`HOST_ROOT`]: remember the unified root's controllers now and
+    /// restore them on drop.
+    pub fn restore_unified_root(&mut self) {
+        self.unified_root = files::read_opt(Path::new(UNIFIED), "cgroup.subtree_control")
+            .ok()
+            .flatten();
+    }
+
+    /// Starts a shell that joins the cgroups itself and then execs `sleep`, so that the memory
+    /// of the new program is charged to the container's cgroup; returns once it has.
+    pub fn spawn_inside(&mut self) -> i32 {
+        let joins: String = self
+            .mgr
+            .all()
+            .map(|cg| format!("echo $$ > {}/cgroup.procs && ", cg.path.display()))
+            .collect();
+        let child = Command::new("sh")
+            .arg("-c")
+            .arg(format!("{joins} exec sleep 1000"))
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        self.children.push(child);
+        let exe = format!("/proc/{pid}/exe");
+        let started = files::poll(Duration::from_secs(5), || {
+            let target = std::fs::read_link(&exe).unwrap_or_default();
+            Ok(target.to_string_lossy().contains("sleep").then_some(()))
+        });
+        assert!(started.unwrap().is_some(), "child did not exec sleep");
         pid
     }
 }
@@ -63,13 +103,19 @@ impl Drop for Guard {
             let _ = c.wait();
         }
         let _ = self.mgr.destroy();
-        for d in self.extra.iter().rev() {
-            let _ = std::fs::remove_dir(d);
+        if let Some(before) = &self.unified_root {
+            let root = Path::new(UNIFIED).join("cgroup.subtree_control");
+            let now = std::fs::read_to_string(&root).unwrap_or_default();
+            for c in now.split_whitespace() {
+                if !before.split_whitespace().any(|b| b == c) {
+                    let _ = files::write_raw(&root, &format!("-{c}"));
+                }
+            }
         }
     }
 }
 
-fn deny_all() -> LinuxResources {
+pub(super) fn deny_all() -> LinuxResources {
     let mut deny = LinuxDeviceCgroup::default();
     deny.set_access(Some("rwm".into()));
     let mut r = LinuxResources::default();
@@ -243,11 +289,11 @@ fn frozen_cgroup_is_refused() {
 }
 
 #[test]
-fn validate_rejects_unimplemented() {
+fn validate_names_the_field() {
     let mut r = LinuxResources::default();
-    r.set_network(Some(Default::default()));
+    r.set_unified(Some([("../x".to_string(), "1".to_string())].into()));
     let e = validate(Some(&r)).unwrap_err().to_string();
-    assert!(e.contains("linux.resources.network"), "{e}");
+    assert!(e.contains("linux.resources.unified"), "{e}");
     assert!(validate(Some(&deny_all())).is_ok());
     assert!(validate(None).is_ok());
 }

@@ -56,6 +56,27 @@ pub(super) fn enable_all_controllers(dir: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Enables `controller` in every ancestor of `dir`, failing with an error that names it.
+pub(super) fn enable_controller(dir: &Path, controller: &str) -> Result<()> {
+    for a in ancestors(dir) {
+        let enabled = read(&a, "cgroup.subtree_control")?;
+        if enabled.split_whitespace().any(|e| e == controller) {
+            continue;
+        }
+        if !read(&a, "cgroup.controllers")?
+            .split_whitespace()
+            .any(|c| c == controller)
+        {
+            return Err(Error::Cgroup {
+                path: a,
+                reason: format!("controller {controller:?} is not available"),
+            });
+        }
+        write(&a, "cgroup.subtree_control", format!("+{controller}"))?;
+    }
+    Ok(())
+}
+
 /// Whether `cgroup.events` says the cgroup is frozen (by itself or an ancestor).
 pub(super) fn is_frozen(dir: &Path) -> Result<bool> {
     let events = read(dir, "cgroup.events")?;

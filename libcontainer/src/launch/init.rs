@@ -128,6 +128,9 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     }
 
     ctx.channel.send(&Msg::Ready)?;
+    // Waiting can take long, and thousands of inits may wait at once: give back the code pages
+    // that setup touched (see sys::memory). A failure here only costs memory.
+    let _ = crate::sys::memory::drop_readonly_segments();
     let (mut conn, _) = ctx
         .exec_listener
         .accept()
