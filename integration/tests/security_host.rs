@@ -266,3 +266,44 @@ fn planted_dev_console_symlink_is_refused() {
     );
     t.assert_nothing_left(&b);
 }
+
+/// The container's config covers `/proc/sys` with a tmpfs and binds a decoy over
+/// `/proc/self/oom_score_adj` (the CVE-2025-52881 class: redirecting the runtime's procfs
+/// writes). berth's sysctl and oomScoreAdj writes still reach the kernel — seen through a
+/// second, clean procfs at /proc2 — and neither the tmpfs nor the decoy receives anything.
+#[test]
+fn procfs_writes_are_not_redirected_by_the_containers_mounts() {
+    let t = TestEnv::new("sec-procfs");
+    let mut b = t.bundle();
+    let decoy = b.dir.join("decoy");
+    fs::write(&decoy, "").unwrap();
+    b.add_mount(
+        json!({"destination": "/proc/sys", "type": "tmpfs", "source": "tmpfs",
+                       "options": ["nosuid", "noexec", "nodev"]}),
+    );
+    b.add_mount(
+        json!({"destination": "/proc/self/oom_score_adj", "type": "bind",
+                       "source": decoy, "options": ["bind"]}),
+    );
+    b.add_mount(json!({"destination": "/proc2", "type": "proc", "source": "proc"}));
+    b.linux()["readonlyPaths"] = json!([]);
+    b.linux()["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    b.process()["oomScoreAdj"] = json!(423);
+    b.sh("echo sysctl=$(cat /proc2/sys/net/ipv4/ip_forward); \
+         echo oom=$(cat /proc2/self/oom_score_adj); echo tmpfs=$(ls -A /proc/sys | wc -l)");
+    let out = t.run(&b);
+    if !out.success() {
+        // Refusing such mounts is as good: the writes cannot be redirected then either.
+        eprintln!("the mounts over /proc were refused:\n{out}");
+        assert_eq!(fs::read_to_string(&decoy).unwrap(), "", "{out}");
+        return;
+    }
+    for line in ["sysctl=1", "oom=423", "tmpfs=0"] {
+        assert!(out.stdout.lines().any(|l| l == line), "{line}: {out}");
+    }
+    assert_eq!(
+        fs::read_to_string(&decoy).unwrap(),
+        "",
+        "the decoy got a write"
+    );
+}

@@ -40,12 +40,13 @@ unsafe extern "C" fn callback(
             continue;
         }
         let start = (info.dlpi_addr as usize + ph.p_vaddr as usize) & !(page - 1);
-        let end = (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_memsz) as usize + page - 1)
-            & !(page - 1);
+        let end =
+            (info.dlpi_addr as usize + (ph.p_vaddr + ph.p_memsz) as usize + page - 1) & !(page - 1);
         // SAFETY: the range is a mapped, read-only, file-backed segment of a loaded object;
         // MADV_DONTNEED only drops its page-table entries, and the next access refaults the
         // same bytes from the file (pages of a running executable cannot change: ETXTBSY).
-        let ret = unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
+        let ret =
+            unsafe { libc::madvise(start as *mut libc::c_void, end - start, libc::MADV_DONTNEED) };
         if ret != 0 {
             // SAFETY: `data` is the `*mut i32` passed by drop_readonly_segments.
             unsafe { *(data as *mut i32) = Errno::last_raw() };
