@@ -307,3 +307,46 @@ fn procfs_writes_are_not_redirected_by_the_containers_mounts() {
         "the decoy got a write"
     );
 }
+
+/// The documented limit of the non-dumpable protection (see `launch::hide_runtime_image`):
+/// CAP_SYS_PTRACE in the host's user namespace passes the kernel's check. berth warns at
+/// create and at exec when a process gets it without a user namespace. Whatever such a
+/// process can open, it cannot write the binary while berth runs it, and the test leaves it
+/// unchanged.
+#[test]
+fn cap_sys_ptrace_without_userns_is_warned_about() {
+    let t = TestEnv::new("sec-ptrace");
+    let bin = t.rt.bin.clone();
+    let before = fs::read(&bin).unwrap();
+    let mut b = t.bundle();
+    let caps = ["CAP_KILL", "CAP_SYS_PTRACE"];
+    b.process()["capabilities"] = json!({"bounding": caps, "permitted": caps,
+                                         "effective": caps});
+    let out = t.create(&b);
+    out.ok();
+    let warned = |out: &berth_integration::Output| {
+        out.log.iter().any(|l| {
+            l["level"] == "warning"
+                && l["msg"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("CAP_SYS_PTRACE without a user namespace"))
+        })
+    };
+    assert!(warned(&out), "{out}");
+    let exec = t
+        .call(&b, ["exec", &b.id, "/bin/payload", "exe", "1"])
+        .run();
+    exec.ok();
+    assert!(warned(&exec), "{exec}");
+    let answer = last_json(&exec.stdout);
+    assert_eq!(answer["wronly"], "ETXTBSY", "{answer}");
+    assert!(
+        fs::read(&bin).unwrap() == before,
+        "the berth binary changed"
+    );
+
+    let plain = t.bundle();
+    let out = t.create(&plain);
+    out.ok();
+    assert!(!warned(&out), "{out}");
+}

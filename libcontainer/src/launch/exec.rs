@@ -59,6 +59,8 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
     // The exec'd process writes its LSM labels through this handle (see procfs).
     let proc = ProcFs::open_host()?;
     let joins = namespaces_of(l.init_pid)?;
+    let userns = joins.iter().any(|(f, ..)| *f == CloneFlags::CLONE_NEWUSER);
+    super::warn_ptrace_exposure(l.process, userns, "the exec'd process");
     // The console and listener fds move into the clone closures, so the runtime's copies are
     // closed once the child exists (the agent sees EOF when the child is done with it).
     let (seccomp, listener) = super::prepare_seccomp(l.seccomp, l.process, l.root)?;
