@@ -24,5 +24,6 @@ if ((${#missing[@]})); then
     apt-get install -y "${missing[@]}"
 fi
 
-cargo build --release -p berth-cli -p berth-bench
-exec target/release/berth-bench --berth target/release/berth "$@"
+berth=$(scripts/build-release.sh)
+cargo build --release -p berth-bench
+exec target/release/berth-bench --berth "$berth" "$@"

@@ -8,9 +8,8 @@ need_root
 ensure_packages
 ensure_cargo
 
-say "building berth (release)"
-cargo build --release -p berth-cli
-berth="$PWD/target/release/berth"
+say "building berth (release, static)"
+berth=$(scripts/build-release.sh)
 if [ "${BERTH_INSTALL:-1}" != 0 ]; then   # BERTH_INSTALL=0: leave /usr/local/bin alone
     install -m 0755 "$berth" /usr/local/bin/berth
     echo "installed /usr/local/bin/berth"

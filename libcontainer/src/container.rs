@@ -344,14 +344,16 @@ impl Container {
         })
     }
 
-    /// The user name owning the container's state directory (runc's `list` OWNER column).
+    /// The user name owning the container's state directory (runc's `list` OWNER column),
+    /// from the host's /etc/passwd (read directly, as runc does: no NSS modules, which a
+    /// static build could not load).
     pub fn owner(&self) -> String {
-        StateDir::open(&self.root, &self.record.id)
-            .and_then(|dir| dir.owner_uid())
-            .ok()
-            .and_then(|uid| nix::unistd::User::from_uid(uid.into()).ok().flatten())
-            .map(|u| u.name)
-            .unwrap_or_default()
+        let Ok(uid) = StateDir::open(&self.root, &self.record.id).and_then(|d| d.owner_uid())
+        else {
+            return String::new();
+        };
+        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        user_name(&passwd, uid).unwrap_or_else(|| uid.to_string())
     }
 
     /// The runtime-spec state JSON that hooks read.
@@ -584,6 +586,15 @@ impl Container {
     }
 }
 
+/// The name of `uid` in passwd(5) text.
+fn user_name(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut f = line.split(':');
+        let name = f.next()?;
+        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
+    })
+}
+
 /// A terminal needs a console socket unless the caller stays attached (and then berth would
 /// have to proxy the pty, which it does not do yet); a console socket needs a terminal.
 fn check_terminal(process: &Process, console_socket: bool, detach: bool) -> Result<()> {
@@ -644,6 +655,14 @@ fn proc_start_time(pid: i32) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn passwd_lookup() {
+        let passwd = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
+        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(user_name(passwd, 1000).as_deref(), Some("bob"));
+        assert_eq!(user_name(passwd, 5), None);
+    }
 
     #[test]
     fn own_start_time() {

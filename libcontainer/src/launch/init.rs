@@ -2,7 +2,7 @@
 //! (single-threaded) address space, so it reads the already-parsed spec directly. Any failure
 //! is sent to the runtime as one line of text and ends the process.
 use std::io::{Read, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
 use crate::error::SysContext;
@@ -127,14 +127,13 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         s.install(listener.take(), pid, &creating)?;
     }
 
+    // Waiting can take long, and thousands of inits may wait at once: init gives back the code
+    // pages its setup touched, then waits for `start` (see sys::memory).
+    let segments = crate::sys::memory::readonly_segments();
     ctx.channel.send(&Msg::Ready)?;
-    // Waiting can take long, and thousands of inits may wait at once: give back the code pages
-    // that setup touched (see sys::memory). A failure here only costs memory.
-    let _ = crate::sys::memory::drop_readonly_segments();
-    let (mut conn, _) = ctx
-        .exec_listener
-        .accept()
-        .map_err(|e| Error::io("accept", super::EXEC_SOCKET, e))?;
+    let conn = crate::sys::memory::drop_then_accept(&segments, ctx.exec_listener.as_fd())
+        .sys("accept", super::EXEC_SOCKET)?;
+    let mut conn = UnixStream::from(conn);
     // `start` sends one byte; an EOF means it gave up, and init must not run the process.
     let mut go = [0u8; 1];
     if !matches!(conn.read(&mut go), Ok(1)) {

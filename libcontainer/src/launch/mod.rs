@@ -18,7 +18,7 @@ pub(crate) mod exec;
 pub(crate) mod init;
 mod sync;
 
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
 
@@ -95,12 +95,16 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         no_new_keyring: l.no_new_keyring,
         proc: &proc,
     };
+    // On cgroup v2, init starts in its cgroup (CLONE_INTO_CGROUP) instead of being moved.
+    let cgroup_fd = l.cgroup.clone_into_fd()?;
+    let cgroup = cgroup_fd.as_ref().map(|fd| fd.as_fd());
     let (pid, pidfd) = if plan.needs_intermediate() {
-        spawn_via_intermediate(&plan, init_ctx, &ours)?
+        spawn_via_intermediate(&plan, init_ctx, &ours, cgroup)?
     } else {
         clone3(
             Clone {
                 namespaces: plan.clone_flags(),
+                cgroup,
                 ..Default::default()
             },
             || init::run(init_ctx),
@@ -154,6 +158,7 @@ fn spawn_via_intermediate(
     plan: &Plan,
     init_ctx: init::Context,
     ours: &sync::Channel,
+    cgroup: Option<BorrowedFd>,
 ) -> Result<(Pid, OwnedFd)> {
     let channel = init_ctx.channel;
     let (mid, _mid_fd) = clone3(Clone::default(), || {
@@ -170,7 +175,7 @@ fn spawn_via_intermediate(
                     Clone {
                         namespaces: plan.clone_flags(),
                         parent: true,
-                        cgroup: None,
+                        cgroup,
                     },
                     || init::run(init_ctx),
                 )
