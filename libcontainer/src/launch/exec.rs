@@ -14,6 +14,7 @@ use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
+use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
 use crate::sys::process::{clone3, pidfd_open, pidfd_send_signal, Clone};
 use crate::{process, terminal, Error, Result};
@@ -55,7 +56,11 @@ const NAMESPACES: [(CloneFlags, &str); 8] = [
 /// Starts the process; returns once it has `execve`d (or with its error).
 pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
     super::hide_runtime_image()?;
+    // The exec'd process writes its LSM labels through this handle (see procfs).
+    let proc = ProcFs::open_host()?;
     let joins = namespaces_of(l.init_pid)?;
+    let userns = joins.iter().any(|(f, ..)| *f == CloneFlags::CLONE_NEWUSER);
+    super::warn_ptrace_exposure(l.process, userns, "the exec'd process");
     // The console and listener fds move into the clone closures, so the runtime's copies are
     // closed once the child exists (the agent sees EOF when the child is done with it).
     let (seccomp, listener) = super::prepare_seccomp(l.seccomp, l.process, l.root)?;
@@ -76,7 +81,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                         parent: true,
                         ..Default::default()
                     },
-                    || child(l, &theirs, console, seccomp.as_ref(), listener),
+                    || child(l, &theirs, &proc, console, seccomp.as_ref(), listener),
                 )
                 .sys("clone3", "exec process")
             });
@@ -100,7 +105,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         pid: Pid::from_raw(pid),
         pidfd,
     };
-    match setup(l, &ours, pid) {
+    match setup(l, &ours, &proc, pid) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -112,11 +117,10 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
 
 /// Runtime side: the cgroup and oom_score_adj (through the host's /proc), then Go; the channel
 /// closes without a message when the process has `execve`d.
-fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
+fn setup(l: &ExecLaunch, ch: &Channel, proc: &ProcFs, pid: i32) -> Result<()> {
     l.cgroup.apply(pid)?;
     if let Some(adj) = l.process.oom_score_adj() {
-        let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).ctx("write", path)?;
+        proc.write(&format!("{pid}/oom_score_adj"), &adj.to_string())?;
     }
     ch.send(&Msg::Go(pid))?;
     match ch.recv()? {
@@ -131,6 +135,7 @@ fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
 fn child(
     l: &ExecLaunch,
     ch: &Channel,
+    proc: &ProcFs,
     console: Option<OwnedFd>,
     seccomp: Option<&Seccomp>,
     mut listener: Option<OwnedFd>,
@@ -144,6 +149,7 @@ fn child(
             terminal::setup_pty(console, l.process.console_size().as_ref())?;
         }
         pass_fds(l.extra_fds)?;
+        crate::lsm::apply_exec_labels(l.process, proc)?;
         // The same seccomp order as init's (see launch::init).
         if let Some(s) = seccomp.filter(|s| s.before_capabilities()) {
             s.install(listener.take(), pid, l.state_json)?;
