@@ -66,6 +66,13 @@ impl Plan {
         self.has(CloneFlags::CLONE_NEWUSER)
     }
 
+    /// A user namespace is joined by path.
+    pub fn join_userns(&self) -> bool {
+        self.join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+    }
+
     pub fn new_userns(&self) -> bool {
         self.new.contains(CloneFlags::CLONE_NEWUSER)
     }

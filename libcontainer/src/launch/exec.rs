@@ -11,7 +11,7 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Entry, Manager};
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
 use crate::procfs::ProcFs;
@@ -68,6 +68,13 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         .console_socket
         .map(terminal::connect_console_socket)
         .transpose()?;
+    // As init does (see launch::launch): cloned into the cgroup2 cgroup unless the intermediate
+    // joins a user namespace, and into the v1 cgroups by itself.
+    let entry = l.cgroup.entry()?;
+    let clone_into = match userns {
+        true => None,
+        false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
+    };
     let (ours, theirs) = sync::pair()?;
     let (mid, _mid_fd) = clone3(Clone::default(), || {
         let result = joins
@@ -79,9 +86,20 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                 clone3(
                     Clone {
                         parent: true,
+                        cgroup: clone_into,
                         ..Default::default()
                     },
-                    || child(l, &theirs, &proc, console, seccomp.as_ref(), listener),
+                    || {
+                        child(
+                            l,
+                            &theirs,
+                            &proc,
+                            &entry,
+                            console,
+                            seccomp.as_ref(),
+                            listener,
+                        )
+                    },
                 )
                 .sys("clone3", "exec process")
             });
@@ -105,7 +123,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         pid: Pid::from_raw(pid),
         pidfd,
     };
-    match setup(l, &ours, &proc, pid) {
+    match setup(l, &ours, &proc, pid, clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -117,8 +135,10 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
 
 /// Runtime side: the cgroup and oom_score_adj (through the host's /proc), then Go; the channel
 /// closes without a message when the process has `execve`d.
-fn setup(l: &ExecLaunch, ch: &Channel, proc: &ProcFs, pid: i32) -> Result<()> {
-    l.cgroup.apply(pid)?;
+fn setup(l: &ExecLaunch, ch: &Channel, proc: &ProcFs, pid: i32, move_v2: bool) -> Result<()> {
+    if move_v2 {
+        l.cgroup.apply_v2(pid)?;
+    }
     if let Some(adj) = l.process.oom_score_adj() {
         proc.write(&format!("{pid}/oom_score_adj"), &adj.to_string())?;
     }
@@ -136,11 +156,13 @@ fn child(
     l: &ExecLaunch,
     ch: &Channel,
     proc: &ProcFs,
+    entry: &Entry,
     console: Option<OwnedFd>,
     seccomp: Option<&Seccomp>,
     mut listener: Option<OwnedFd>,
 ) -> i32 {
     let result = (|| -> Result<Error> {
+        entry.join_v1()?;
         let pid = match ch.recv()? {
             Some(Msg::Go(pid)) => pid,
             _ => return Err(Error::Init("runtime went away".into())),

@@ -5,6 +5,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
+use crate::cgroups::Entry;
 use crate::error::SysContext;
 use crate::namespaces::{self, Plan};
 use crate::procfs::ProcFs;
@@ -24,6 +25,8 @@ pub(crate) struct Context<'a> {
     pub exec_listener: &'a UnixListener,
     pub console: Option<OwnedFd>,
     pub seccomp: Option<&'a Seccomp>,
+    /// How init moves itself into its v1 cgroups.
+    pub cgroup: &'a Entry,
     /// The connection to the seccomp agent (`listenerPath`), for the notify fd.
     pub seccomp_listener: Option<OwnedFd>,
     pub extra_fds: u32,
@@ -64,6 +67,7 @@ impl From<Error> for Failure {
 
 fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
     let spec = &ctx.bundle.spec;
+    ctx.cgroup.join_v1()?;
     let pid = match ctx.channel.recv()? {
         Some(Msg::Go(pid)) => pid,
         Some(Msg::Error(e)) => return Err(Error::Init(e).into()),

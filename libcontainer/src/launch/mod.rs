@@ -81,6 +81,14 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         .transpose()?;
     let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let (seccomp, seccomp_listener) = prepare_seccomp(linux_seccomp, process, l.root)?;
+    // Init enters its cgroups without the kernel's slow global migration lock (cgroups::Entry):
+    // cloned into the cgroup2 one, it moves itself into the v1 ones. A joined user namespace
+    // takes away the permission to clone into a cgroup; then the runtime moves it there.
+    let entry = l.cgroup.entry()?;
+    let clone_into = match plan.join_userns() {
+        true => None,
+        false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
+    };
     let init_ctx = init::Context {
         id: l.id,
         bundle: l.bundle,
@@ -94,17 +102,15 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
         proc: &proc,
+        cgroup: &entry,
     };
-    // On cgroup v2, init starts in its cgroup (CLONE_INTO_CGROUP) instead of being moved.
-    let cgroup_fd = l.cgroup.clone_into_fd()?;
-    let cgroup = cgroup_fd.as_ref().map(|fd| fd.as_fd());
     let (pid, pidfd) = if plan.needs_intermediate() {
-        spawn_via_intermediate(&plan, init_ctx, &ours, cgroup)?
+        spawn_via_intermediate(&plan, init_ctx, &ours, clone_into)?
     } else {
         clone3(
             Clone {
                 namespaces: plan.clone_flags(),
-                cgroup,
+                cgroup: clone_into,
                 ..Default::default()
             },
             || init::run(init_ctx),
@@ -113,7 +119,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     };
     drop(theirs);
     let launched = Launched { pid, pidfd };
-    match setup(l, &plan, &ours, pid) {
+    match setup(l, &plan, &ours, pid, clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -124,12 +130,14 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
 }
 
 /// The runtime's part of the conversation with init.
-fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid) -> Result<()> {
+fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid, move_v2: bool) -> Result<()> {
     let spec = &l.bundle.spec;
     if plan.new_userns() {
         namespaces::write_id_maps(pid.as_raw(), spec)?;
     }
-    l.cgroup.apply(pid.as_raw())?;
+    if move_v2 {
+        l.cgroup.apply_v2(pid.as_raw())?;
+    }
     ch.send(&Msg::Go(pid.as_raw()))?;
     loop {
         match ch.recv()? {
