@@ -19,8 +19,11 @@ pub fn features() -> Value {
             "capabilities": crate::process::known_capabilities(),
             "cgroup": crate::cgroups::features(),
             "seccomp": crate::seccomp::features(),
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false},
+            // runtime-spec: "whether AppArmor (SELinux) support is compiled in; unrelated to
+            // whether the host supports it". berth implements both (see `lsm`); on a host
+            // without the LSM a profile or label is an error at create.
+            "apparmor": {"enabled": true},
+            "selinux": {"enabled": true},
             "intelRdt": {"enabled": false},
             "mountExtensions": {"idmap": {"enabled": false}},
         },

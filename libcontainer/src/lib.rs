@@ -36,8 +36,10 @@ pub mod state;
 mod cgroups;
 mod hooks;
 mod launch;
+mod lsm;
 mod namespaces;
 mod process;
+mod procfs;
 mod rootfs;
 mod terminal;
 

@@ -66,6 +66,13 @@ impl Plan {
         self.has(CloneFlags::CLONE_NEWUSER)
     }
 
+    /// A user namespace is joined by path.
+    pub fn join_userns(&self) -> bool {
+        self.join
+            .iter()
+            .any(|(f, _)| *f == CloneFlags::CLONE_NEWUSER)
+    }
+
     pub fn new_userns(&self) -> bool {
         self.new.contains(CloneFlags::CLONE_NEWUSER)
     }
@@ -232,13 +239,15 @@ pub(crate) fn join(plan: &Plan) -> Result<()> {
 
 /// In the intermediate process: unshares the time namespace and writes its offsets; the init
 /// cloned next is its first member.
-pub(crate) fn unshare_time(plan: &Plan) -> Result<()> {
+/// The offsets go through the host's procfs: the intermediate may already be in a joined mount
+/// namespace, whose `/proc` another container controls.
+pub(crate) fn unshare_time(plan: &Plan, proc: &crate::procfs::ProcFs) -> Result<()> {
     nix::sched::unshare(CLONE_NEWTIME).sys("unshare", "time namespace")?;
     let mut data = String::new();
     for (clock, secs, nanos) in &plan.time_offsets {
         data.push_str(&format!("{clock} {secs} {nanos}\n"));
     }
-    std::fs::write("/proc/self/timens_offsets", data).ctx("write", "/proc/self/timens_offsets")
+    proc.write("self/timens_offsets", &data)
 }
 
 /// In the parent: writes init's uid and gid maps.

@@ -74,20 +74,6 @@ pub fn validate(spec: &Spec) -> Result<()> {
     if process.command_line().is_some() {
         return Err(Error::unsupported("process.commandLine (Windows only)"));
     }
-    if process
-        .apparmor_profile()
-        .as_ref()
-        .is_some_and(|p| !p.is_empty())
-    {
-        return Err(Error::unsupported("process.apparmorProfile"));
-    }
-    if process
-        .selinux_label()
-        .as_ref()
-        .is_some_and(|l| !l.is_empty())
-    {
-        return Err(Error::unsupported("process.selinuxLabel"));
-    }
     if process.exec_cpu_affinity().is_some() {
         return Err(Error::unsupported("process.execCPUAffinity"));
     }
@@ -114,14 +100,11 @@ pub fn validate(spec: &Spec) -> Result<()> {
             linux.net_devices().as_ref().is_some_and(|d| !d.is_empty()),
             "linux.netDevices",
         ),
-        (
-            linux.mount_label().as_ref().is_some_and(|l| !l.is_empty()),
-            "linux.mountLabel",
-        ),
     ];
     if let Some((_, field)) = unsupported.iter().find(|(present, _)| *present) {
         return Err(Error::unsupported(*field));
     }
+    crate::lsm::validate_mount_label(spec)?;
     if let Some(seccomp) = linux.seccomp() {
         crate::seccomp::validate(seccomp)?;
     }

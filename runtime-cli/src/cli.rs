@@ -153,10 +153,10 @@ pub struct ExecArgs {
     /// Pass N extra fds (3 .. 3+N-1) into the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     pub preserve_fds: u32,
-    /// AppArmor profile (not supported yet: an error if set).
+    /// AppArmor profile for the process (an error on a host without AppArmor).
     #[arg(long)]
     pub apparmor: Option<String>,
-    /// SELinux process label (not supported yet: an error if set).
+    /// SELinux label for the process (an error on a host without SELinux).
     #[arg(long = "process-label")]
     pub process_label: Option<String>,
     pub id: String,
@@ -286,6 +286,9 @@ pub struct SpecArgs {
     /// A spec for rootless containers (not supported yet: an error).
     #[arg(long = "rootless", id = "spec_rootless")]
     pub rootless: bool,
+    /// Add berth's default seccomp profile (for the spec's capabilities, this architecture).
+    #[arg(long)]
+    pub seccomp: bool,
 }
 
 #[cfg(test)]
@@ -311,6 +314,8 @@ mod tests {
             "berth list -q",
             "berth run -d --bundle /b c1",
             "berth spec --rootless",
+            "berth spec --seccomp -b /b",
+            "berth exec --apparmor berth-default --process-label u:r:t:s0 c1 true",
             "berth --root /r exec --process /tmp/p.json --detach --pid-file /b/e.pid c1",
             "berth exec --pid-file /f --process /p --detach --tty --console-socket /s c1",
             "berth exec -t c1 sh -c ls",

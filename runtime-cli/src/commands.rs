@@ -154,7 +154,8 @@ pub fn spec(a: &SpecArgs) -> Result<i32> {
             "File config.json exists. Remove it first.".into(),
         ));
     }
-    let text = serde_json::to_string_pretty(&crate::default_spec::default_spec()).expect("spec");
+    let text =
+        serde_json::to_string_pretty(&crate::default_spec::default_spec(a.seccomp)).expect("spec");
     std::fs::write(&path, text + "\n").map_err(|e| Error::io("write", &path, e))?;
     Ok(0)
 }

@@ -1,9 +1,19 @@
-//! The config.json that `berth spec` writes: runc's default, which berth runs as it is.
+//! The config.json that `berth spec` writes: runc's default, which berth runs as it is, and
+//! with `--seccomp` berth's default seccomp profile for its capabilities and this host's
+//! architecture.
+use oci_spec::runtime::Capability;
 use serde_json::{json, Value};
 
-pub fn default_spec() -> Value {
-    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
-    json!({
+/// The capabilities of the default process.
+const CAPS: [Capability; 3] = [
+    Capability::AuditWrite,
+    Capability::Kill,
+    Capability::NetBindService,
+];
+
+pub fn default_spec(seccomp: bool) -> Value {
+    let caps = serde_json::to_value(CAPS).expect("capabilities serialise");
+    let mut spec = json!({
         "ociVersion": berth::OCI_VERSION,
         "process": {
             "terminal": true,
@@ -49,15 +59,36 @@ pub fn default_spec() -> Value {
                 "/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"
             ]
         }
-    })
+    });
+    if seccomp {
+        let profile = berth::seccomp::default_profile(&CAPS, berth::seccomp::host_arch());
+        spec["linux"]["seccomp"] = serde_json::to_value(profile).expect("profile serialises");
+    }
+    spec
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
     fn default_spec_is_valid() {
-        let data = serde_json::to_vec(&super::default_spec()).unwrap();
-        let spec = berth::spec::parse(&data).unwrap();
-        berth::spec::validate(&spec).unwrap();
+        for seccomp in [false, true] {
+            let data = serde_json::to_vec(&super::default_spec(seccomp)).unwrap();
+            let spec = berth::spec::parse(&data).unwrap();
+            berth::spec::validate(&spec).unwrap();
+            let profile = spec.linux().as_ref().unwrap().seccomp().as_ref();
+            assert_eq!(profile.is_some(), seccomp);
+            if let Some(p) = profile {
+                berth::seccomp::compile(p).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn capabilities_are_runc_names() {
+        let spec = super::default_spec(false);
+        assert_eq!(
+            spec["process"]["capabilities"]["bounding"],
+            serde_json::json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"])
+        );
     }
 }

@@ -9,14 +9,8 @@ use crate::cli::ExecArgs;
 use crate::foreground;
 
 pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
-    if a.apparmor.is_some() {
-        return Err(Error::unsupported("exec --apparmor"));
-    }
-    if a.process_label.is_some() {
-        return Err(Error::unsupported("exec --process-label"));
-    }
     let container = Container::load(root, &a.id)?;
-    let process = match &a.process {
+    let mut process: Process = match &a.process {
         Some(path) => {
             let data = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
             serde_json::from_slice(&data).map_err(|e| Error::Config {
@@ -26,6 +20,14 @@ pub fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         }
         None => from_args(&container, a)?,
     };
+    // As `--cwd` and the others override the container's process, these override whatever
+    // the process (given or built) says; the library checks them against the host.
+    if let Some(profile) = &a.apparmor {
+        process.set_apparmor_profile(Some(profile.clone()));
+    }
+    if let Some(label) = &a.process_label {
+        process.set_selinux_label(Some(label.clone()));
+    }
     let opts = ExecOptions {
         process,
         console_socket: a.console_socket.clone(),

@@ -9,6 +9,7 @@
 //! hiding the signal state the runtime handed over; with our own C `main` the payload sees the
 //! dispositions and mask exactly as inherited through `execve`.
 #![no_main]
+mod attack;
 mod json;
 mod report;
 
@@ -21,7 +22,7 @@ use json::{array, string, Obj};
 
 const USAGE: &str = "usage: payload [report | exit N | sleep SECS | write PATH TEXT | \
 append PATH TEXT | open PATH | read PATH | ls PATH | stat PATH... | signals | trap | \
-raise SIG | forkbomb [MAX]]";
+raise SIG | forkbomb [MAX] | exe PID | escape | keyring]";
 
 #[no_mangle]
 extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> libc::c_int {
@@ -65,6 +66,9 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
             unsafe { libc::kill(libc::getpid(), sig.parse().unwrap_or(0)) };
             say("survived")
         }
+        ["exe", pid] => say(&attack::exe(pid)),
+        ["escape"] => say(&attack::escape()),
+        ["keyring"] => say(&attack::keyring()),
         ["forkbomb"] => forkbomb(1000),
         ["forkbomb", max] => forkbomb(max.parse().unwrap_or(1000)),
         _ => {
@@ -84,7 +88,7 @@ fn say(line: &str) -> i32 {
     0
 }
 
-fn obj(f: impl FnOnce(&mut Obj) -> &mut Obj) -> String {
+pub(crate) fn obj(f: impl FnOnce(&mut Obj) -> &mut Obj) -> String {
     let mut o = Obj::new();
     f(&mut o);
     o.finish()
@@ -106,7 +110,7 @@ fn result(r: std::io::Result<()>) -> String {
     }
 }
 
-fn errno_name(e: &std::io::Error) -> String {
+pub(crate) fn errno_name(e: &std::io::Error) -> String {
     let Some(n) = e.raw_os_error() else {
         return e.to_string();
     };
@@ -130,6 +134,9 @@ fn errno_name(e: &std::io::Error) -> String {
         libc::ELOOP => "ELOOP",
         libc::ENOSYS => "ENOSYS",
         libc::EOPNOTSUPP => "EOPNOTSUPP",
+        libc::ESRCH => "ESRCH",
+        libc::ETXTBSY => "ETXTBSY",
+        libc::EXDEV => "EXDEV",
         _ => return format!("E{n}"),
     };
     name.to_string()

@@ -73,6 +73,29 @@ enum Freezer<'a> {
     V2(&'a Path),
 }
 
+/// How a new process enters the container's cgroups without the kernel's global migration
+/// lock, whose writer side waits for an RCU grace period (about 10 ms on an idle system, a
+/// third of a whole `run`): the cgroup2 directory, for `clone3(CLONE_INTO_CGROUP)` (which
+/// only takes the lock's reader side), and each v1 hierarchy's `tasks` file, to which the new,
+/// single-threaded process writes "0" to move itself — the one migration the kernel does
+/// without that lock (Linux ≥ 6.0). The runtime opens them: the kernel checks a migration
+/// against the opener's credentials (Linux ≥ 5.16), so this works in a user namespace too.
+pub(crate) struct Entry {
+    /// The cgroup2 cgroup (pure v2, or the unified tree of a hybrid host).
+    pub clone_into: Option<OwnedFd>,
+    tasks: Vec<OwnedFd>,
+}
+
+impl Entry {
+    /// In the new process: moves itself into every v1 hierarchy's cgroup.
+    pub fn join_v1(&self) -> Result<()> {
+        for fd in &self.tasks {
+            nix::unistd::write(fd, b"0").sys("write", "cgroup v1 tasks (0: this process)")?;
+        }
+        Ok(())
+    }
+}
+
 /// The cgroup(s) of one container. Serialisable: it is saved in the state record so that later
 /// commands (`kill --all`, `delete`, `pause`) find the same cgroups without probing again.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -243,9 +266,44 @@ impl Manager {
     }
 
     /// Moves `pid` into the cgroup(s).
+    #[cfg(test)]
     pub fn apply(&self, pid: i32) -> Result<()> {
         self.all()
             .try_for_each(|cg| files::write(&cg.path, "cgroup.procs", pid))
+    }
+
+    /// Moves `pid` into the cgroup2 cgroup only (for a process that could not be cloned into
+    /// it; its v1 cgroups it joins itself through [`Entry::join_v1`]).
+    pub fn apply_v2(&self, pid: i32) -> Result<()> {
+        match &self.v2 {
+            Some(cg) => files::write(&cg.path, "cgroup.procs", pid),
+            None => Ok(()),
+        }
+    }
+
+    /// What a new process of the container needs to enter its cgroups cheaply (see [`Entry`]).
+    pub fn entry(&self) -> Result<Entry> {
+        let clone_into = match &self.v2 {
+            Some(cg) => Some(
+                std::fs::File::open(&cg.path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| Error::io("open", &cg.path, e))?,
+            ),
+            None => None,
+        };
+        let tasks = self
+            .v1
+            .iter()
+            .map(|cg| {
+                let path = cg.path.join("tasks");
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| Error::io("open", path, e))
+            })
+            .collect::<Result<_>>()?;
+        Ok(Entry { clone_into, tasks })
     }
 
     /// The pids in the container's cgroup and every cgroup below it.
@@ -339,18 +397,6 @@ impl Manager {
             Some(Freezer::V1(dir)) if dir.exists() => Ok(v1::freezer_state(dir)? == "FROZEN"),
             Some(Freezer::V2(dir)) if dir.exists() => v2::is_frozen(dir),
             _ => Ok(false),
-        }
-    }
-
-    /// On a pure cgroup v2 host, the container's cgroup directory opened for
-    /// `clone3(CLONE_INTO_CGROUP)`, so that init starts inside its cgroup (and `apply` has
-    /// nothing left to do). `None` on v1 and hybrid hosts, where `apply` must move init.
-    pub fn clone_into_fd(&self) -> Result<Option<OwnedFd>> {
-        match &self.v2 {
-            Some(cg) if self.pure_v2() => std::fs::File::open(&cg.path)
-                .map(|f| Some(OwnedFd::from(f)))
-                .map_err(|e| Error::io("open", &cg.path, e)),
-            _ => Ok(None),
         }
     }
 

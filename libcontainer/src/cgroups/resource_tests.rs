@@ -219,34 +219,49 @@ fn host_dependent_errors_name_the_field() {
     assert!(e.contains("linux.resources.hugepageLimits"), "{e}");
 }
 
-/// clone3(CLONE_INTO_CGROUP) with the fd from `clone_into_fd` starts the child in the
-/// container's cgroup (pure v2 only).
+/// A process started with the manager's `Entry` (cloned into the cgroup2 cgroup, then moving
+/// itself into the v1 ones through the `tasks` fds) is in the container's cgroup in every
+/// hierarchy, without `apply`.
 #[test]
-fn clone_into_cgroup() {
+fn entry_places_a_new_process_everywhere() {
     if !can_run() {
         return;
     }
-    let g = Guard::new(&format!("/{}", name()));
+    let name = name();
+    let g = Guard::new(&format!("/{name}"));
     g.mgr.create().unwrap();
-    let Some(fd) = g.mgr.clone_into_fd().unwrap() else {
-        assert!(!g.mgr.pure_v2());
-        return;
-    };
+    let entry = g.mgr.entry().unwrap();
     use std::os::fd::AsFd;
     let (pid, _pidfd) = crate::sys::process::clone3(
         crate::sys::process::Clone {
-            cgroup: Some(fd.as_fd()),
+            cgroup: entry.clone_into.as_ref().map(|fd| fd.as_fd()),
             ..Default::default()
         },
         || {
             // Async-signal-safe only: this is a copy of one thread of the test process.
+            if entry.join_v1().is_err() {
+                return 1;
+            }
             nix::unistd::pause();
             0
         },
     )
     .unwrap();
+    // Give the child a moment to move itself, then look at where it is.
+    let mut where_ = String::new();
+    for _ in 0..200 {
+        where_ = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        if where_.lines().all(|l| l.ends_with(&format!("/{name}"))) {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
     let procs = g.mgr.pids();
     let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
     let _ = nix::sys::wait::waitpid(pid, None);
+    assert!(
+        where_.lines().all(|l| l.ends_with(&format!("/{name}"))),
+        "{where_}"
+    );
     assert_eq!(procs.unwrap(), vec![pid.as_raw()]);
 }

@@ -7,11 +7,12 @@ use crate::cgroups::Stats;
 use crate::{Error, Result, Status};
 
 impl Container {
-    /// Freezes every process of the container (`pause`).
+    /// Freezes every process of the container (`pause`); a created container can be paused
+    /// too, as runc allows.
     pub fn pause(&self) -> Result<()> {
         let _dir = self.dir()?;
         match self.status() {
-            Status::Running => self.record.cgroup.freeze(),
+            Status::Running | Status::Created => self.record.cgroup.freeze(),
             Status::Paused => Err(Error::InvalidState("container already paused".into())),
             _ => Err(Error::InvalidState("container not running".into())),
         }

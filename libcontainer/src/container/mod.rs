@@ -225,11 +225,12 @@ impl Container {
         if proc_start_time(self.record.pid) != Some(self.record.start_time) {
             return Status::Stopped;
         }
-        if self.root.join(&self.record.id).join(EXEC_SOCKET).exists() {
-            return Status::Created;
-        }
+        // Frozen comes first: a created container can be paused too (as with runc).
         if self.record.cgroup.is_frozen().unwrap_or(false) {
             return Status::Paused;
+        }
+        if self.root.join(&self.record.id).join(EXEC_SOCKET).exists() {
+            return Status::Created;
         }
         Status::Running
     }

@@ -11,9 +11,10 @@ use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Entry, Manager};
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
+use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
 use crate::sys::process::{clone3, pidfd_open, pidfd_send_signal, Clone};
 use crate::{process, terminal, Error, Result};
@@ -55,7 +56,11 @@ const NAMESPACES: [(CloneFlags, &str); 8] = [
 /// Starts the process; returns once it has `execve`d (or with its error).
 pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
     super::hide_runtime_image()?;
+    // The exec'd process writes its LSM labels through this handle (see procfs).
+    let proc = ProcFs::open_host()?;
     let joins = namespaces_of(l.init_pid)?;
+    let userns = joins.iter().any(|(f, ..)| *f == CloneFlags::CLONE_NEWUSER);
+    super::warn_ptrace_exposure(l.process, userns, "the exec'd process");
     // The console and listener fds move into the clone closures, so the runtime's copies are
     // closed once the child exists (the agent sees EOF when the child is done with it).
     let (seccomp, listener) = super::prepare_seccomp(l.seccomp, l.process, l.root)?;
@@ -63,6 +68,13 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         .console_socket
         .map(terminal::connect_console_socket)
         .transpose()?;
+    // As init does (see launch::launch): cloned into the cgroup2 cgroup unless the intermediate
+    // joins a user namespace, and into the v1 cgroups by itself.
+    let entry = l.cgroup.entry()?;
+    let clone_into = match userns {
+        true => None,
+        false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
+    };
     let (ours, theirs) = sync::pair()?;
     let (mid, _mid_fd) = clone3(Clone::default(), || {
         let result = joins
@@ -74,9 +86,20 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                 clone3(
                     Clone {
                         parent: true,
+                        cgroup: clone_into,
                         ..Default::default()
                     },
-                    || child(l, &theirs, console, seccomp.as_ref(), listener),
+                    || {
+                        child(
+                            l,
+                            &theirs,
+                            &proc,
+                            &entry,
+                            console,
+                            seccomp.as_ref(),
+                            listener,
+                        )
+                    },
                 )
                 .sys("clone3", "exec process")
             });
@@ -100,7 +123,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         pid: Pid::from_raw(pid),
         pidfd,
     };
-    match setup(l, &ours, pid) {
+    match setup(l, &ours, &proc, pid, clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -112,11 +135,12 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
 
 /// Runtime side: the cgroup and oom_score_adj (through the host's /proc), then Go; the channel
 /// closes without a message when the process has `execve`d.
-fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
-    l.cgroup.apply(pid)?;
+fn setup(l: &ExecLaunch, ch: &Channel, proc: &ProcFs, pid: i32, move_v2: bool) -> Result<()> {
+    if move_v2 {
+        l.cgroup.apply_v2(pid)?;
+    }
     if let Some(adj) = l.process.oom_score_adj() {
-        let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).ctx("write", path)?;
+        proc.write(&format!("{pid}/oom_score_adj"), &adj.to_string())?;
     }
     ch.send(&Msg::Go(pid))?;
     match ch.recv()? {
@@ -131,11 +155,14 @@ fn setup(l: &ExecLaunch, ch: &Channel, pid: i32) -> Result<()> {
 fn child(
     l: &ExecLaunch,
     ch: &Channel,
+    proc: &ProcFs,
+    entry: &Entry,
     console: Option<OwnedFd>,
     seccomp: Option<&Seccomp>,
     mut listener: Option<OwnedFd>,
 ) -> i32 {
     let result = (|| -> Result<Error> {
+        entry.join_v1()?;
         let pid = match ch.recv()? {
             Some(Msg::Go(pid)) => pid,
             _ => return Err(Error::Init("runtime went away".into())),
@@ -144,6 +171,7 @@ fn child(
             terminal::setup_pty(console, l.process.console_size().as_ref())?;
         }
         pass_fds(l.extra_fds)?;
+        crate::lsm::apply_exec_labels(l.process, proc)?;
         // The same seccomp order as init's (see launch::init).
         if let Some(s) = seccomp.filter(|s| s.before_capabilities()) {
             s.install(listener.take(), pid, l.state_json)?;

@@ -5,8 +5,10 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
+use crate::cgroups::Entry;
 use crate::error::SysContext;
 use crate::namespaces::{self, Plan};
+use crate::procfs::ProcFs;
 use crate::rootfs::{self, RootfsConfig};
 use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
@@ -23,11 +25,15 @@ pub(crate) struct Context<'a> {
     pub exec_listener: &'a UnixListener,
     pub console: Option<OwnedFd>,
     pub seccomp: Option<&'a Seccomp>,
+    /// How init moves itself into its v1 cgroups.
+    pub cgroup: &'a Entry,
     /// The connection to the seccomp agent (`listenerPath`), for the notify fd.
     pub seccomp_listener: Option<OwnedFd>,
     pub extra_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// The host's procfs, verified by the runtime: init's /proc writes go through it.
+    pub proc: &'a ProcFs,
 }
 
 /// Entry point of the cloned init: returns the exit code only if something failed.
@@ -61,13 +67,14 @@ impl From<Error> for Failure {
 
 fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
     let spec = &ctx.bundle.spec;
+    ctx.cgroup.join_v1()?;
     let pid = match ctx.channel.recv()? {
         Some(Msg::Go(pid)) => pid,
         Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
         _ => return Err(Error::Init("runtime went away".into()).into()),
     };
     if ctx.plan.userns() {
-        become_root_in_userns()?;
+        become_root_in_userns(ctx.proc)?;
     }
     ctx.plan.unshare_cgroup()?;
     if !ctx.no_new_keyring {
@@ -82,9 +89,9 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         userns: ctx.plan.userns(),
     };
     rootfs::prepare(&rootfs)?;
-    rootfs::apply_sysctl(&rootfs)?;
+    rootfs::apply_sysctl(&rootfs, ctx.proc)?;
     let proc_spec = spec.process().as_ref().expect("validated: process present");
-    process::apply_procfs(proc_spec)?;
+    process::apply_procfs(proc_spec, ctx.proc)?;
 
     ctx.channel.send(&Msg::RunHooks)?;
     match ctx.channel.recv()? {
@@ -107,6 +114,9 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     }
     rootfs::finalize(&rootfs)?;
     pass_fds(ctx.extra_fds)?;
+    // LSM: the exec labels are written before seccomp (a filter could refuse the write) and
+    // before the capabilities drop and no_new_privs.
+    crate::lsm::apply_exec_labels(proc_spec, ctx.proc)?;
     // seccomp: without no_new_privs, installing needs CAP_SYS_ADMIN, so it happens before the
     // user switch drops capabilities; with it, as late as possible (after no_new_privs), but
     // before Ready so that the notify fd reaches the agent while the container is "creating".
@@ -147,10 +157,10 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
 
 /// In a new user namespace init starts as the overflow uid; become the namespace's root (when
 /// it is mapped) so that the setup steps run with its full capabilities.
-fn become_root_in_userns() -> Result<()> {
+fn become_root_in_userns(proc: &ProcFs) -> Result<()> {
     use nix::unistd::{setresgid, setresuid, Gid, Uid};
     let mapped = |file: &str| {
-        std::fs::read_to_string(file)
+        proc.read(file)
             .map(|m| {
                 m.lines().any(|l| {
                     let f: Vec<u64> = l
@@ -162,11 +172,11 @@ fn become_root_in_userns() -> Result<()> {
             })
             .unwrap_or(false)
     };
-    if mapped("/proc/self/gid_map") {
+    if mapped("self/gid_map") {
         let g = Gid::from_raw(0);
         setresgid(g, g, g).sys("setresgid", 0)?;
     }
-    if mapped("/proc/self/uid_map") {
+    if mapped("self/uid_map") {
         let u = Uid::from_raw(0);
         setresuid(u, u, u).sys("setresuid", 0)?;
     }

@@ -29,6 +29,7 @@ use oci_spec::runtime::{LinuxSeccomp, Process};
 use crate::cgroups::Manager;
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
+use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::state::StateDir;
@@ -66,8 +67,12 @@ pub(crate) struct Launched {
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     hide_runtime_image()?;
+    // Every /proc write of init and the intermediate goes through this handle (see procfs).
+    let proc = ProcFs::open_host()?;
     let spec = &l.bundle.spec;
     let plan = Plan::from_spec(spec);
+    let process = spec.process().as_ref().expect("validated: process present");
+    warn_ptrace_exposure(process, plan.userns(), "the container");
     let (ours, theirs) = sync::pair()?;
     let exec_listener = exec_socket(l.state_dir)?;
     let console = l
@@ -75,8 +80,15 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         .map(terminal::connect_console_socket)
         .transpose()?;
     let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-    let process = spec.process().as_ref().expect("validated: process present");
     let (seccomp, seccomp_listener) = prepare_seccomp(linux_seccomp, process, l.root)?;
+    // Init enters its cgroups without the kernel's slow global migration lock (cgroups::Entry):
+    // cloned into the cgroup2 one, it moves itself into the v1 ones. A joined user namespace
+    // takes away the permission to clone into a cgroup; then the runtime moves it there.
+    let entry = l.cgroup.entry()?;
+    let clone_into = match plan.join_userns() {
+        true => None,
+        false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
+    };
     let init_ctx = init::Context {
         id: l.id,
         bundle: l.bundle,
@@ -89,17 +101,16 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         extra_fds: l.extra_fds,
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
+        proc: &proc,
+        cgroup: &entry,
     };
-    // On cgroup v2, init starts in its cgroup (CLONE_INTO_CGROUP) instead of being moved.
-    let cgroup_fd = l.cgroup.clone_into_fd()?;
-    let cgroup = cgroup_fd.as_ref().map(|fd| fd.as_fd());
     let (pid, pidfd) = if plan.needs_intermediate() {
-        spawn_via_intermediate(&plan, init_ctx, &ours, cgroup)?
+        spawn_via_intermediate(&plan, init_ctx, &ours, clone_into)?
     } else {
         clone3(
             Clone {
                 namespaces: plan.clone_flags(),
-                cgroup,
+                cgroup: clone_into,
                 ..Default::default()
             },
             || init::run(init_ctx),
@@ -108,7 +119,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     };
     drop(theirs);
     let launched = Launched { pid, pidfd };
-    match setup(l, &plan, &ours, pid) {
+    match setup(l, &plan, &ours, pid, clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -119,12 +130,14 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
 }
 
 /// The runtime's part of the conversation with init.
-fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid) -> Result<()> {
+fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid, move_v2: bool) -> Result<()> {
     let spec = &l.bundle.spec;
     if plan.new_userns() {
         namespaces::write_id_maps(pid.as_raw(), spec)?;
     }
-    l.cgroup.apply(pid.as_raw())?;
+    if move_v2 {
+        l.cgroup.apply_v2(pid.as_raw())?;
+    }
     ch.send(&Msg::Go(pid.as_raw()))?;
     loop {
         match ch.recv()? {
@@ -162,7 +175,7 @@ fn spawn_via_intermediate(
                 if plan.time_offsets.is_empty() {
                     Ok(())
                 } else {
-                    namespaces::unshare_time(plan)
+                    namespaces::unshare_time(plan, init_ctx.proc)
                 }
             })
             .and_then(|()| {
@@ -206,12 +219,38 @@ fn spawn_via_intermediate(
 /// processes' `/proc/<pid>` entries, and those can be closed instead: a non-dumpable process's
 /// `exe`, `fd/*`, `map_files/*` and ptrace attachment all require CAP_SYS_PTRACE in the user
 /// namespace its memory belongs to — berth's own (the host's). One prctl, inherited by every
-/// clone, and reset by the kernel only at the container process's own `execve`. A container
-/// with its own user namespace can never hold that capability; a container in the host's user
-/// namespace that is granted CAP_SYS_PTRACE could also ptrace the host processes it sees, so
-/// it is trusted with the host already.
+/// clone, and reset by the kernel only at the container process's own `execve`. The
+/// `security_host` integration tests attack a created container's init and racing `exec`s.
+///
+/// The remaining hole, by construction: a container in the host's user namespace whose
+/// processes hold CAP_SYS_PTRACE passes that check. It cannot see host processes (its pid
+/// namespace hides them), but berth's processes enter its pid namespace: a created
+/// container's init until `start`, an exec'd process until its `execve`, and init of a
+/// container that joins its pid namespace. Such a process in the container can read
+/// `/proc/<pid>/exe` and keep an `O_PATH` handle on the berth binary, then reopen it for
+/// writing once no berth process runs (if the inode's mode lets its uid write: container
+/// root is host root). No cheap fix closes this without a copy of the binary (a memfd per
+/// call, which berth's no-re-exec design avoids), so [`warn_ptrace_exposure`] names the
+/// configurations that have it. A container with its own user namespace never has it.
 pub(crate) fn hide_runtime_image() -> Result<()> {
     nix::sys::prctl::set_dumpable(false).sys("prctl", "PR_SET_DUMPABLE 0")
+}
+
+/// Warns (see [`hide_runtime_image`]) when `process` would hold CAP_SYS_PTRACE in the host's
+/// user namespace (`userns` false): processes with it can reach the berth binary through
+/// berth processes that enter the container's pid namespace.
+pub(crate) fn warn_ptrace_exposure(process: &Process, userns: bool, what: &str) {
+    let ptrace = process
+        .capabilities()
+        .as_ref()
+        .and_then(|c| c.bounding().as_ref())
+        .is_some_and(|b| b.contains(&oci_spec::runtime::Capability::SysPtrace));
+    if ptrace && !userns {
+        tracing::warn!(
+            "process.capabilities: CAP_SYS_PTRACE without a user namespace lets {what} open \
+             /proc/<pid>/exe of berth processes in its pid namespace, and so the berth binary"
+        );
+    }
 }
 
 /// Compiles (or takes from the cache) the seccomp filter for `process`, and connects to the

@@ -151,10 +151,34 @@ fn last_cap() -> u32 {
         .unwrap_or(0)
 }
 
-/// Turns `process.capabilities` into bitmasks. Capabilities the kernel does not know are
-/// left out (see [`skipped`]); an absent set is empty.
+/// The capabilities in this process's bounding set: all it can ever hold, so all it can grant
+/// (in its user namespace). On a host whose own bounding set lacks some (as when the runtime
+/// runs in a restricted environment), those cannot be given to a container that shares the
+/// host's user namespace; a new user namespace starts with a full bounding set.
+fn grantable(last_cap: u32) -> u64 {
+    (0..=last_cap)
+        .filter(|n| sys::bounding_has(*n) == Ok(true))
+        .fold(0, |m, n| m | (1 << n))
+}
+
+/// Turns `process.capabilities` into bitmasks. Capabilities the kernel does not know, or that
+/// this process cannot grant, are left out (see [`skipped`]); an absent set is empty.
 pub(super) fn plan(caps: Option<&LinuxCapabilities>) -> Plan {
-    plan_for(caps, last_cap())
+    let last = last_cap();
+    plan_for(caps, last).restricted_to(grantable(last))
+}
+
+impl Plan {
+    /// Leaves out of the sets that capset(2) and the ambient raise fill the capabilities not in
+    /// `grantable` (the kernel would refuse them with EPERM). The bounding set stays as
+    /// configured: dropping a capability that is already absent is harmless.
+    fn restricted_to(mut self, grantable: u64) -> Plan {
+        self.effective &= grantable;
+        self.permitted &= grantable;
+        self.inheritable &= grantable;
+        self.ambient &= grantable;
+        self
+    }
 }
 
 fn plan_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Plan {
@@ -192,10 +216,11 @@ fn plan_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Plan {
 /// own default spec has some). `validate` logs these while the runtime's stderr is still its
 /// own, not the container's.
 pub(super) fn skipped(caps: Option<&LinuxCapabilities>) -> Vec<String> {
-    skipped_for(caps, last_cap())
+    let last = last_cap();
+    skipped_for(caps, last, grantable(last))
 }
 
-fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Vec<String> {
+fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32, grantable: u64) -> Vec<String> {
     let mut out = Vec::new();
     let Some(c) = caps else { return out };
     let mut unknown: Vec<u32> = sets(c)
@@ -213,6 +238,15 @@ fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Vec<String> {
         ));
     }
     let plan = plan_for(caps, last_cap);
+    let held = plan.effective | plan.permitted | plan.inheritable | plan.ambient;
+    for n in (0..64u32).filter(|n| held & !grantable & (1 << n) != 0) {
+        out.push(format!(
+            "process.capabilities: {} is not in the runtime's bounding set and cannot be \
+             granted; ignored (unless the container has its own user namespace)",
+            name(n)
+        ));
+    }
+    let plan = plan.restricted_to(grantable);
     for n in 0..64u32 {
         let bit = 1u64 << n;
         if plan.ambient & bit != 0 && plan.permitted & plan.inheritable & bit == 0 {
@@ -364,14 +398,44 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(
-            skipped_for(Some(&caps), 38),
+            skipped_for(Some(&caps), 38, u64::MAX),
             [
                 "process.capabilities: CAP_BPF is not known to the running kernel; ignored",
                 "process.capabilities: CAP_CHECKPOINT_RESTORE is not known to the running kernel; ignored",
                 "process.capabilities.ambient: CAP_CHOWN is not both permitted and inheritable; ignored",
             ]
         );
-        assert!(skipped_for(None, 40).is_empty());
+        assert!(skipped_for(None, 40, 0).is_empty());
+    }
+
+    /// This host's own bounding set lacks CAP_SYS_RESOURCE: asking for it is a warning and
+    /// the capability is left out of the sets capset(2) gets, instead of an EPERM.
+    #[test]
+    fn capabilities_the_runtime_cannot_grant_are_warned_about_and_left_out() {
+        let caps: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "bounding": ["CAP_KILL", "CAP_SYS_RESOURCE"],
+            "effective": ["CAP_KILL", "CAP_SYS_RESOURCE"],
+            "permitted": ["CAP_KILL", "CAP_SYS_RESOURCE"],
+            "inheritable": ["CAP_SYS_RESOURCE"],
+            "ambient": ["CAP_SYS_RESOURCE"]
+        }))
+        .unwrap();
+        let without_resource = !(1u64 << 24);
+        assert_eq!(
+            skipped_for(Some(&caps), 40, without_resource),
+            [
+                "process.capabilities: CAP_SYS_RESOURCE is not in the runtime's bounding set and \
+                 cannot be granted; ignored (unless the container has its own user namespace)"
+            ]
+        );
+        let plan = plan_for(Some(&caps), 40).restricted_to(without_resource);
+        assert_eq!(plan.bounding, (1 << 5) | (1 << 24));
+        assert_eq!((plan.effective, plan.permitted), (1 << 5, 1 << 5));
+        assert_eq!((plan.inheritable, plan.ambient), (0, 0));
+        assert!(skipped_for(Some(&caps), 40, u64::MAX).is_empty());
+        // The running process's own bounding set, as /proc shows it.
+        let bnd = u64::from_str_radix(&crate::process::testutil::status_field("CapBnd"), 16);
+        assert_eq!(grantable(last_cap()), bnd.unwrap());
     }
 
     #[test]

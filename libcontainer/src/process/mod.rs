@@ -7,15 +7,15 @@ mod rlimits;
 mod sched;
 mod user;
 
-use std::fs::OpenOptions;
-use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
-use std::path::Path;
+use std::os::fd::OwnedFd;
+use std::path::{Component, Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxPersonality, Process};
 
-use crate::error::IoContext;
+use crate::procfs::ProcFs;
 use crate::{Error, Result};
 
 pub(crate) use caps::check_names as check_capability_names;
@@ -32,6 +32,7 @@ pub(crate) fn validate(process: &Process) -> Result<()> {
     }
     user::validate(process.user())?;
     caps::validate(process.capabilities().as_ref())?;
+    crate::lsm::validate_process(process)?;
     for warning in caps::skipped(process.capabilities().as_ref()) {
         tracing::warn!("{warning}");
     }
@@ -63,46 +64,78 @@ pub(crate) fn validate(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Applied in init before `pivot_root`, through the host's `/proc` (so the container's mounts
-/// cannot redirect the writes): `oomScoreAdj` (untouched when absent).
-pub(crate) fn apply_procfs(process: &Process) -> Result<()> {
+/// Applied in init through the host's procfs handle (so the container's mounts cannot
+/// redirect the writes): `oomScoreAdj` (untouched when absent).
+pub(crate) fn apply_procfs(process: &Process, proc: &ProcFs) -> Result<()> {
     let Some(adj) = process.oom_score_adj() else {
         return Ok(());
     };
-    write_proc("/proc/self/oom_score_adj", &adj.to_string())
-}
-
-/// Writes `value` to a procfs file, refusing symlinks and anything not on procfs.
-fn write_proc(path: &str, value: &str) -> Result<()> {
-    let mut file = OpenOptions::new()
-        .write(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(path)
-        .ctx("open", path)?;
-    let fs = nix::sys::statfs::fstatfs(&file).map_err(|e| Error::sys("fstatfs", path, e))?;
-    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
-        return Err(Error::sys(
-            "open",
-            format!("{path} (not on procfs)"),
-            Errno::EXDEV,
-        ));
-    }
-    file.write_all(value.as_bytes()).ctx("write", path)
+    proc.write("self/oom_score_adj", &adj.to_string())
 }
 
 /// In init, after `pivot_root` and before the rootfs is made read-only: creates a missing
-/// `cwd` (mode 0755, as runc does). Paths resolve inside the container's root.
+/// `cwd` (mode 0755, as runc does). Paths resolve inside the container's root, as [`enter`]
+/// resolves them: no component is created through a magic link outside it.
 pub(crate) fn create_cwd(process: &Process) -> Result<()> {
     let cwd = process.cwd();
-    match std::fs::symlink_metadata(cwd) {
-        Ok(_) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o755)
-            .create(cwd)
-            .ctx("mkdir process.cwd", cwd),
-        Err(e) => Err(Error::io("stat process.cwd", cwd, e)),
+    let err = |e| Error::sys("mkdir", format!("process.cwd {}", cwd.display()), e);
+    let root = open_root().map_err(err)?;
+    match open_in_root(&root, cwd) {
+        Ok(_) => return Ok(()),
+        Err(Errno::ENOENT) => {}
+        Err(e) => return Err(err(e)),
     }
+    let mut path = PathBuf::from("/");
+    for part in lexical(cwd) {
+        let parent = open_in_root(&root, &path).map_err(err)?;
+        match nix::sys::stat::mkdirat(&parent, part.as_str(), Mode::from_bits_truncate(0o755)) {
+            Ok(()) | Err(Errno::EEXIST) => {}
+            Err(e) => return Err(err(e)),
+        }
+        path.push(part);
+    }
+    Ok(())
+}
+
+/// The normal components of `path` with `.` and `..` applied lexically (as runc cleans it).
+fn lexical(path: &Path) -> Vec<String> {
+    let mut parts = Vec::new();
+    for c in path.components() {
+        match c {
+            Component::Normal(p) => parts.push(p.to_string_lossy().into_owned()),
+            Component::ParentDir => {
+                parts.pop();
+            }
+            Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+        }
+    }
+    parts
+}
+
+fn open_root() -> nix::Result<OwnedFd> {
+    nix::fcntl::open(
+        "/",
+        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+        Mode::empty(),
+    )
+}
+
+/// Opens the directory `path` inside `root`: `..` and symlinks cannot leave it, and magic
+/// links (`/proc/self/fd/N`, `/proc/self/cwd`) are refused — through them, one of the
+/// runtime's own fds (the state directory, the bundle) would lead to a host directory that
+/// stays the process's cwd after `execve` (the runc CVE-2024-21626 class).
+fn open_in_root(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
+    let how = OpenHow::new()
+        .flags(OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC)
+        .resolve(ResolveFlag::RESOLVE_IN_ROOT | ResolveFlag::RESOLVE_NO_MAGICLINKS);
+    openat2(root, path, how)
+}
+
+/// Enters `cwd`, resolved inside the process's root (see [`open_in_root`]).
+fn enter(cwd: &Path) -> nix::Result<()> {
+    let root = open_root()?;
+    let dir = open_in_root(&root, cwd)?;
+    nix::unistd::fchdir(&dir)
 }
 
 /// Everything up to, not including, `execve`: rlimits, scheduler, ioPriority, switch to the
@@ -145,14 +178,13 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
 }
 
 fn chdir(cwd: &Path) -> Result<()> {
-    nix::unistd::chdir(cwd)
-        .map_err(|e| Error::sys("chdir", format!("process.cwd {}", cwd.display()), e))
+    enter(cwd).map_err(|e| Error::sys("chdir", format!("process.cwd {}", cwd.display()), e))
 }
 
 /// Enters `cwd`; returns whether it must be entered again after the user switch because
 /// root was refused (EACCES/EPERM, e.g. on a root-squashed network file system).
 fn chdir_as_root(cwd: &Path) -> Result<bool> {
-    match nix::unistd::chdir(cwd) {
+    match enter(cwd) {
         Ok(()) => Ok(false),
         Err(Errno::EACCES | Errno::EPERM) => Ok(true),
         Err(e) => Err(Error::sys(
@@ -279,17 +311,11 @@ mod tests {
             || {
                 let read = || std::fs::read_to_string("/proc/self/oom_score_adj").unwrap();
                 let before = read();
-                apply_procfs(&process(json!({}))).unwrap();
+                let proc = ProcFs::open_host().unwrap();
+                apply_procfs(&process(json!({})), &proc).unwrap();
                 assert_eq!(read(), before, "absent oomScoreAdj must leave it untouched");
-                apply_procfs(&process(json!({"oomScoreAdj": 500}))).unwrap();
+                apply_procfs(&process(json!({"oomScoreAdj": 500})), &proc).unwrap();
                 assert_eq!(read().trim(), "500");
-                let file = std::env::temp_dir().join(format!("berth-oom-{}", std::process::id()));
-                std::fs::write(&file, "").unwrap();
-                let err = write_proc(file.to_str().unwrap(), "1")
-                    .unwrap_err()
-                    .to_string();
-                std::fs::remove_file(&file).unwrap();
-                assert!(err.contains("not on procfs"), "{err}");
             },
         );
     }
@@ -356,6 +382,17 @@ mod tests {
         assert!(cwd.is_dir());
         create_cwd(&process(json!({"cwd": cwd}))).unwrap();
         std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn cwd_cannot_go_through_magic_links() {
+        let err = create_cwd(&process(json!({"cwd": "/proc/self/cwd/x"})))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(": ELOOP"), "{err}");
+        let err = enter(Path::new("/proc/self/fd/0")).unwrap_err();
+        assert_eq!(err, Errno::ELOOP);
+        assert_eq!(lexical(Path::new("/a/./b/../../c/d/..")), ["c"]);
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::path::Path;
 
 use oci_spec::runtime::Spec;
 
+use crate::procfs::ProcFs;
 use crate::Result;
 
 mod cgroup;
@@ -59,11 +60,11 @@ pub(crate) fn prepare(cfg: &RootfsConfig) -> Result<()> {
     devices::create(cfg, &root)
 }
 
-/// Writes `linux.sysctl` through the host's `/proc/sys` (before `pivot_root`, so that nothing in
-/// the container can redirect the writes); init is already in the container's namespaces, and
-/// `/proc/sys/net` and the ipc keys follow the writer's namespaces.
-pub(crate) fn apply_sysctl(cfg: &RootfsConfig) -> Result<()> {
-    sysctl::apply(cfg.spec)
+/// Writes `linux.sysctl` through the host's procfs handle (so that nothing in the container,
+/// nor a joined mount namespace, can redirect the writes); init is already in the container's
+/// namespaces, and `/proc/sys/net` and the ipc keys follow the writer's namespaces.
+pub(crate) fn apply_sysctl(cfg: &RootfsConfig, proc: &ProcFs) -> Result<()> {
+    sysctl::apply(cfg.spec, proc)
 }
 
 /// Makes the rootfs the process's `/` (pivot_root, or MS_MOVE + chroot with `no_pivot`) and

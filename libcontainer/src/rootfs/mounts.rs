@@ -50,6 +50,7 @@ pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<()> {
 
 /// Performs `mounts` in order.
 pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root) -> Result<()> {
+    let label = crate::lsm::mount_label(cfg.spec);
     for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
         let opts = MountOptions::for_mount(i, m.options().as_deref())?;
         let typ = m.typ().as_deref().unwrap_or("");
@@ -60,7 +61,7 @@ pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root) -> Result<()> {
         } else if typ == "cgroup" {
             cgroup::mount(cfg, root, dest, &opts)?;
         } else {
-            filesystem(root, m, typ, &opts)?;
+            filesystem(root, m, typ, &opts, label)?;
         }
     }
     Ok(())
@@ -87,12 +88,20 @@ pub(super) fn bind(root: &Root, source: &Path, dest: &Path, opts: &MountOptions)
     finish(root, dest, opts, true)
 }
 
-/// A new filesystem instance (or a remount) at `dest`, which must be a directory.
-fn filesystem(root: &Root, m: &Mount, typ: &str, opts: &MountOptions) -> Result<()> {
+/// A new filesystem instance (or a remount) at `dest`, which must be a directory. `label` is
+/// `linux.mountLabel`.
+fn filesystem(
+    root: &Root,
+    m: &Mount,
+    typ: &str,
+    opts: &MountOptions,
+    label: Option<&str>,
+) -> Result<()> {
     let dest = m.destination();
     let target = root.create(dest, Kind::Dir)?;
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let data = opts.data_string();
+    // lsm: the SELinux mount label, as a `context=` option.
+    let data = crate::lsm::label_mount_data(opts.data_string(), typ, label);
     let data = Some(data.as_str()).filter(|d| !d.is_empty());
     let r = mount(
         Some(&source),

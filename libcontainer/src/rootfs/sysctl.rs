@@ -2,17 +2,15 @@
 //! accepted (as runc checks), and they are written through `/proc/sys` without following any
 //! symlink.
 use std::io::Write;
-use std::os::fd::AsFd;
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
-use nix::fcntl::{openat2, OFlag, OpenHow, ResolveFlag};
+use nix::fcntl::OFlag;
 use nix::sched::CloneFlags;
-use nix::sys::stat::Mode;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::error::SysContext;
 use crate::namespaces::Plan;
+use crate::procfs::ProcFs;
 use crate::{Error, Result};
 
 /// The kernel.* keys that belong to the ipc namespace (besides `kernel.msg*`, `kernel.shm*`).
@@ -91,34 +89,19 @@ fn joins_host_netns(spec: &Spec) -> bool {
     joined.is_some() && joined == id(Path::new("/proc/self/ns/net"))
 }
 
-/// Writes every key (in sorted order) through the host's `/proc/sys`.
-pub(super) fn apply(spec: &Spec) -> Result<()> {
+/// Writes every key (in sorted order) through the host's procfs handle: no mount is crossed
+/// and no symlink followed beneath it (see `procfs`).
+pub(super) fn apply(spec: &Spec, proc: &ProcFs) -> Result<()> {
     let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
         return Ok(());
     };
-    if sysctl.is_empty() {
-        return Ok(());
-    }
-    let dir = nix::fcntl::open(
-        "/proc/sys",
-        OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
-        Mode::empty(),
-    )
-    .sys("open", "/proc/sys")?;
     let mut keys: Vec<_> = sysctl.iter().collect();
     keys.sort();
     for (key, value) in keys {
-        let rel = key.replace('.', "/");
-        let how = OpenHow::new()
-            .flags(OFlag::O_WRONLY | OFlag::O_CLOEXEC)
-            .resolve(
-                ResolveFlag::RESOLVE_BENEATH
-                    | ResolveFlag::RESOLVE_NO_SYMLINKS
-                    | ResolveFlag::RESOLVE_NO_XDEV,
-            );
-        let what = format!("/proc/sys/{rel} (linux.sysctl {key:?})");
-        let fd = openat2(dir.as_fd(), rel.as_str(), how).sys("openat2", &what)?;
-        std::fs::File::from(fd)
+        let rel = format!("sys/{}", key.replace('.', "/"));
+        let what = format!("/proc/{rel} (linux.sysctl {key:?})");
+        proc.open(&rel, OFlag::O_WRONLY)
+            .map_err(|e| Error::invalid("linux.sysctl", format!("{key:?}: {e}")))?
             .write_all(value.as_bytes())
             .map_err(|e| Error::io("write", &what, e))?;
     }

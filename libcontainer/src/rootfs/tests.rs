@@ -117,7 +117,8 @@ fn run(
                 nix::unistd::setresuid(u, u, u).map_err(|e| format!("setresuid: {e}"))?;
             }
             prepare(&cfg).map_err(|e| format!("prepare: {e}"))?;
-            apply_sysctl(&cfg).map_err(|e| format!("sysctl: {e}"))?;
+            let proc = crate::procfs::ProcFs::open_host().map_err(|e| format!("procfs: {e}"))?;
+            apply_sysctl(&cfg, &proc).map_err(|e| format!("sysctl: {e}"))?;
             pivot(&cfg).map_err(|e| format!("pivot: {e}"))?;
             finalize(&cfg).map_err(|e| format!("finalize: {e}"))?;
             check()
