@@ -42,6 +42,7 @@ mod process;
 mod procfs;
 mod rootfs;
 mod terminal;
+mod timing;
 
 #[allow(unsafe_code)]
 mod sys;

@@ -52,6 +52,12 @@ pub fn init(path: Option<&Path>, format: Format, debug: bool) -> std::io::Result
 }
 
 impl<S: Subscriber> Layer<S> for RuncLog {
+    // Lets tracing skip events below the level at their call sites (debug timings cost
+    // nothing without --debug).
+    fn max_level_hint(&self) -> Option<tracing::level_filters::LevelFilter> {
+        Some(tracing::level_filters::LevelFilter::from_level(self.max))
+    }
+
     fn on_event(&self, event: &Event<'_>, _ctx: Context<'_, S>) {
         let level = *event.metadata().level();
         if level > self.max {

@@ -27,6 +27,7 @@ use crate::launch::{self, Launch, EXEC_SOCKET};
 use crate::spec::Bundle;
 use crate::state::{now_rfc3339, write_atomic, StateDir};
 use crate::sys::process::{pidfd_open, pidfd_send_signal};
+use crate::timing::Phases;
 use crate::{hooks, id, Error, Result, State, Status};
 
 /// Default state root, as runc's is `/run/runc`.
@@ -67,9 +68,11 @@ impl Container {
     /// Builds the container from its bundle and leaves init blocked before `execve`. On failure
     /// nothing is left behind: no process, cgroup, mount or state directory.
     pub fn create(opts: &CreateOptions) -> Result<Container> {
+        let t = Phases::start("create");
         id::validate(&opts.id)?;
         check_fds(opts.listen_fds, opts.extra_fds)?;
         let mut bundle = Bundle::load(&opts.bundle)?;
+        t.mark("load and validate config.json");
         if opts.listen_fds > 0 {
             if let Some(p) = bundle.spec.process_mut().as_mut() {
                 let env = p.env_mut().get_or_insert_with(Vec::new);
@@ -82,7 +85,8 @@ impl Container {
         let linux = bundle.spec.linux().as_ref().expect("validated");
         let cgroup = Manager::new(linux.cgroups_path().as_deref(), &opts.id)?;
         let dir = StateDir::create(&opts.root, &opts.id)?;
-        match Self::build(opts, &bundle, &dir, cgroup) {
+        t.mark("probe cgroups, make state dir");
+        match Self::build(opts, &bundle, &dir, cgroup, &t) {
             Ok(c) => Ok(c),
             Err((e, cgroup)) => {
                 if let Some(cg) = cgroup {
@@ -101,6 +105,7 @@ impl Container {
         bundle: &Bundle,
         dir: &StateDir,
         cgroup: Manager,
+        t: &Phases,
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
         cgroup.create().map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
@@ -112,6 +117,7 @@ impl Container {
         {
             cgroup.set(res).map_err(fail)?;
         }
+        t.mark("create cgroups, write resources");
         let launched = launch::launch(&Launch {
             id: &opts.id,
             root: &opts.root,
@@ -154,6 +160,7 @@ impl Container {
                 .and_then(|l| l.personality().clone()),
             cgroup: cgroup.clone(),
         };
+        t.mark("init ready");
         dir.save(&record).map_err(kill)?;
         if let Some(pid_file) = &opts.pid_file {
             write_atomic(pid_file, pid.to_string().as_bytes(), 0o644).map_err(kill)?;
@@ -286,6 +293,7 @@ impl Container {
     /// the `execve` (or with init's error), then runs the poststart hooks; if one fails the
     /// container is killed and the error returned.
     pub fn start(&self) -> Result<()> {
+        let t = Phases::start("start");
         let dir = self.dir()?;
         match self.status() {
             Status::Created => {}
@@ -304,11 +312,13 @@ impl Container {
         let mut conn = UnixStream::connect(&sock).ctx("connect", dir.join(EXEC_SOCKET))?;
         let _ = std::fs::remove_file(dir.join(EXEC_SOCKET));
         conn.write_all(b"1").ctx("write", dir.join(EXEC_SOCKET))?;
+        t.mark("release init");
         let mut reply = String::new();
         let _ = conn.read_to_string(&mut reply);
         if !reply.is_empty() {
             return Err(Error::Init(reply));
         }
+        t.mark("startContainer hooks, execve");
         let h = self.record.hooks.as_ref();
         if let Err(e) = hooks::run(
             "poststart",
@@ -348,6 +358,7 @@ impl Container {
     /// with `force`, which kills all its processes first. Runs the poststop hooks (a failure is
     /// a warning, as the spec says) and removes the cgroup and the state.
     pub fn delete(self, force: bool) -> Result<()> {
+        let t = Phases::start("delete");
         let dir = self.dir()?;
         match self.status() {
             Status::Stopped => {}
@@ -363,7 +374,9 @@ impl Container {
                 )))
             }
         }
+        t.mark("stop processes");
         let mut result = self.record.cgroup.destroy();
+        t.mark("remove cgroups");
         let h = self.record.hooks.as_ref();
         if let Err(e) = hooks::run(
             "poststop",
@@ -373,6 +386,7 @@ impl Container {
             tracing::warn!("{e}");
         }
         let removed = dir.remove();
+        t.mark("poststop hooks, remove state");
         if result.is_ok() {
             result = removed;
         }

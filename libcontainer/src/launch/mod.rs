@@ -31,6 +31,7 @@ use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
 use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
+use crate::timing::Phases;
 use crate::spec::Bundle;
 use crate::state::StateDir;
 use crate::sys::process::{clone3, pidfd_send_signal, Clone};
@@ -66,6 +67,7 @@ pub(crate) struct Launched {
 
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
+    let t = Phases::start("launch");
     hide_runtime_image()?;
     // Every /proc write of init and the intermediate goes through this handle (see procfs).
     let proc = ProcFs::open_host()?;
@@ -118,8 +120,9 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         .sys("clone3", "container init")?
     };
     drop(theirs);
+    t.mark("prepare, clone init");
     let launched = Launched { pid, pidfd };
-    match setup(l, &plan, &ours, pid, clone_into.is_none()) {
+    match setup(l, &plan, &ours, pid, clone_into.is_none(), &t) {
         Ok(()) => Ok(launched),
         Err(e) => {
             let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
@@ -130,7 +133,14 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
 }
 
 /// The runtime's part of the conversation with init.
-fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid, move_v2: bool) -> Result<()> {
+fn setup(
+    l: &Launch,
+    plan: &Plan,
+    ch: &sync::Channel,
+    pid: Pid,
+    move_v2: bool,
+    t: &Phases,
+) -> Result<()> {
     let spec = &l.bundle.spec;
     if plan.new_userns() {
         namespaces::write_id_maps(pid.as_raw(), spec)?;
@@ -142,6 +152,7 @@ fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid, move_v2: bool) -
     loop {
         match ch.recv()? {
             Some(Msg::RunHooks) => {
+                t.mark("init: namespaces, rootfs mounts");
                 let state = state_json(l.id, pid.as_raw(), l.bundle, "creating");
                 let h = spec.hooks().as_ref();
                 hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
@@ -151,8 +162,12 @@ fn setup(l: &Launch, plan: &Plan, ch: &sync::Channel, pid: Pid, move_v2: bool) -
                     &state,
                 )?;
                 ch.send(&Msg::HooksDone)?;
+                t.mark("prestart, createRuntime hooks");
             }
-            Some(Msg::Ready) => return Ok(()),
+            Some(Msg::Ready) => {
+                t.mark("init: pivot_root, finalize rootfs, process settings");
+                return Ok(());
+            }
             Some(Msg::Error(text)) => return Err(Error::Init(text)),
             Some(m) => return Err(Error::Init(format!("unexpected message {m:?}"))),
             None => return Err(Error::Init("container init exited during setup".into())),
