@@ -31,10 +31,10 @@ use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
 use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
-use crate::timing::Phases;
 use crate::spec::Bundle;
 use crate::state::StateDir;
 use crate::sys::process::{clone3, pidfd_send_signal, Clone};
+use crate::timing::Phases;
 use crate::{hooks, terminal, Error, Result};
 use sync::Msg;
 
