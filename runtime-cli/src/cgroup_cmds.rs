@@ -32,7 +32,8 @@ pub fn update(root: &Path, a: &UpdateArgs) -> Result<i32> {
     Ok(0)
 }
 
-/// The resources to write: `--resources` (a file or stdin), then each flag on top, as runc.
+/// The resources to write: from `--resources` (a file or stdin) alone — runc then ignores the
+/// other flags — or from the flags.
 fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
     let mut r: Value = match &a.resources {
         Some(path) => {
@@ -44,10 +45,10 @@ fn resources(a: &UpdateArgs) -> Result<LinuxResources> {
             } else {
                 data = std::fs::read(path).map_err(|e| Error::io("read", path, e))?;
             }
-            serde_json::from_slice(&data).map_err(|e| Error::Config {
+            return serde_json::from_slice(&data).map_err(|e| Error::Config {
                 path: path.clone(),
                 reason: e.to_string(),
-            })?
+            });
         }
         None => json!({}),
     };

@@ -167,7 +167,8 @@ pub struct ExecArgs {
 
 #[derive(Args, Debug)]
 pub struct UpdateArgs {
-    /// A JSON file with `linux.resources` to apply ('-' for stdin); flags override its values.
+    /// A JSON file with `linux.resources` to apply ('-' for stdin); the other flags are then
+    /// ignored, as with runc.
     #[arg(short, long)]
     pub resources: Option<PathBuf>,
     /// Block IO weight (10-1000).

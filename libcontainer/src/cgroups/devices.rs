@@ -132,15 +132,24 @@ pub(super) fn validate(devices: &[LinuxDeviceCgroup]) -> Result<()> {
 
 /// The rules to enforce: the spec's, then the default ones.
 pub(super) fn rules(devices: Option<&Vec<LinuxDeviceCgroup>>) -> Result<Vec<Rule>> {
-    let mut rules = devices
-        .into_iter()
-        .flatten()
-        .enumerate()
-        .map(|(i, d)| normalise(i, d))
-        .collect::<Result<Vec<_>>>()?;
+    // Deny everything first, as runc does: a config without device rules must not give the
+    // container the host's devices. The spec's rules, then the standard devices, come after
+    // (a rule for every device in the spec replaces this one).
+    let mut rules = vec![DENY_ALL];
+    for (i, d) in devices.into_iter().flatten().enumerate() {
+        rules.push(normalise(i, d)?);
+    }
     rules.extend(DEFAULT_ALLOWED);
     Ok(rules)
 }
+
+const DENY_ALL: Rule = Rule {
+    allow: false,
+    kind: Kind::All,
+    major: None,
+    minor: None,
+    access: ALL_ACCESS,
+};
 
 /// Whether everything is allowed unless denied, and the rules that matter: those after the last
 /// rule about every device and every access.
@@ -317,8 +326,16 @@ mod tests {
     }
 
     #[test]
-    fn without_rules_everything_is_allowed() {
+    fn without_rules_only_the_standard_devices_are_allowed() {
         let rules = rules(None).unwrap();
+        assert_eq!(effective(&rules), (false, &DEFAULT_ALLOWED[..]));
+    }
+
+    #[test]
+    fn a_spec_rule_for_every_device_replaces_the_default_deny() {
+        let allow_all: LinuxDeviceCgroup =
+            serde_json::from_value(serde_json::json!({"allow": true, "access": "rwm"})).unwrap();
+        let rules = rules(Some(&vec![allow_all])).unwrap();
         assert_eq!(effective(&rules), (true, &DEFAULT_ALLOWED[..]));
     }
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
-use oci_spec::runtime::{Hooks, LinuxPersonality, LinuxSeccomp, Process};
+use oci_spec::runtime::{Hooks, LinuxPersonality, LinuxResources, LinuxSeccomp, Process};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Manager;
@@ -109,14 +109,16 @@ impl Container {
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
         cgroup.create().map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
-        if let Some(res) = bundle
+        // Always: without `linux.resources` the container still gets the default device rules
+        // (deny all but the standard devices), as with runc.
+        let default = LinuxResources::default();
+        let res = bundle
             .spec
             .linux()
             .as_ref()
             .and_then(|l| l.resources().as_ref())
-        {
-            cgroup.set(res).map_err(fail)?;
-        }
+            .unwrap_or(&default);
+        cgroup.set(res).map_err(fail)?;
         t.mark("create cgroups, write resources");
         let launched = launch::launch(&Launch {
             id: &opts.id,
