@@ -46,8 +46,9 @@ while read -r src exe; do
 done < <(executables -p berth-integration)
 [ ${#jobs[@]} -gt 1 ] || { echo "cgroup-tests: no integration/tests/cgroups_*.rs binaries" >&2; exit 1; }
 
-# Bundles and state roots go to the VM's /tmp (a tmpfs: unix sockets work there); target/ is
-# shared read-write for the rootfs cache and its lock.
+# Bundles and state roots go to the VM's /tmp (a tmpfs: unix sockets work there); the
+# workspace is shared read-write (the rootfs cache and its lock are in target/), at its own
+# path, so that the checkout may live anywhere, /tmp included.
 results=()
 failed=0
 for job in "${jobs[@]}"; do
@@ -57,7 +58,7 @@ for job in "${jobs[@]}"; do
     fi
     printf '\n     Running %s in the cgroup v2 VM (%s)\n' "$name" "$exe"
     start=$(date +%s)
-    (cd "$cwd" && "$vm" -t "$limit" -s "$ws/target" \
+    (cd "$cwd" && "$vm" -t "$limit" -s "$ws" \
         -e BERTH_BIN -e BERTH_PAYLOAD -e BERTH_TEST_TIMEOUT -e BERTH_TEST_STRICT \
         -e BERTH_TEST_KEEP -e RUST_BACKTRACE \
         -- unshare -m --propagation private "$exe" ${filter:+"$filter"})

@@ -61,6 +61,8 @@ mkdir -p $R/run/vmio && mount --bind /vmio $R/run/vmio || fail "bind-mount vmio"
 if [ -f /vmio/shares ]; then
     while read -r tag path; do
         [ -n "$tag" ] || continue
+        # Under the guest's own tmpfs (/tmp, /run, /var/tmp) the mount point must be made.
+        mkdir -p "$R$path" 2>/dev/null
         mount -t 9p -o "$O9P" "$tag" "$R$path" || fail "cannot mount share $tag at $path"
     done </vmio/shares
 fi
