@@ -148,3 +148,36 @@ pub fn keyring() -> String {
     };
     obj(|o| o.num("session", id).str("describe", &desc))
 }
+
+/// `walls`: the syscalls a default seccomp profile must refuse, and ordinary ones it must
+/// allow, each as "ok" or the errno's name.
+pub(crate) fn walls() -> String {
+    // SAFETY: each call is made with valid (or null) arguments; failures are reported, and
+    // a call that succeeds changes nothing the payload relies on afterwards.
+    let ret = |r: libc::c_long| if r < 0 { last_errno() } else { "ok".to_string() };
+    let unshare = ret(unsafe { libc::unshare(libc::CLONE_NEWNS) } as libc::c_long);
+    let target = CString::new("/tmp").unwrap();
+    let fstype = CString::new("tmpfs").unwrap();
+    // SAFETY: valid NUL-terminated strings, no data.
+    let mount = ret(unsafe {
+        libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+    } as libc::c_long);
+    // SAFETY: KEYCTL_GET_KEYRING_ID of the session keyring, create = 0.
+    let keyctl = ret(unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) });
+    // SAFETY: PTRACE_TRACEME has no pointer arguments.
+    let ptrace = ret(unsafe { libc::ptrace(libc::PTRACE_TRACEME, 0, 0, 0) });
+    // SAFETY: plain calls without arguments.
+    let getpid = ret(unsafe { libc::getpid() } as libc::c_long);
+    let read = match fs::read("/proc/self/status") {
+        Ok(_) => "ok".to_string(),
+        Err(e) => errno_name(&e),
+    };
+    obj(|o| {
+        o.str("unshare", &unshare)
+            .str("mount", &mount)
+            .str("keyctl", &keyctl)
+            .str("ptrace", &ptrace)
+            .str("getpid", &getpid)
+            .str("read", &read)
+    })
+}

@@ -69,6 +69,7 @@ extern "C" fn main(_argc: libc::c_int, _argv: *const *const libc::c_char) -> lib
         ["exe", pid] => say(&attack::exe(pid)),
         ["escape"] => say(&attack::escape()),
         ["keyring"] => say(&attack::keyring()),
+        ["walls"] => say(&attack::walls()),
         ["forkbomb"] => forkbomb(1000),
         ["forkbomb", max] => forkbomb(max.parse().unwrap_or(1000)),
         _ => {
