@@ -10,7 +10,7 @@ use nix::mount::MsFlags;
 use nix::sched::CloneFlags;
 use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 
-use super::mountinfo::{self, Entry};
+use super::mountinfo::Entry;
 use super::mounts::{bind, finish, mount_fs_at};
 use super::options::MountOptions;
 use super::paths::{Kind, Root};
@@ -38,6 +38,7 @@ pub(super) fn mount(
     root: &Root,
     dest: &Path,
     opts: &MountOptions,
+    host_mounts: &[Entry],
 ) -> Result<()> {
     let cgroupns = Plan::from_spec(cfg.spec).has(CloneFlags::CLONE_NEWCGROUP);
     let own = own_cgroups()?;
@@ -48,7 +49,7 @@ pub(super) fn mount(
     if unified {
         mount_unified(root, dest, opts, cgroupns, &own)
     } else {
-        mount_v1(root, dest, opts, cgroupns, &own)
+        mount_v1(root, dest, opts, cgroupns, &own, host_mounts)
     }
 }
 
@@ -102,9 +103,9 @@ fn mount_v1(
     opts: &MountOptions,
     cgroupns: bool,
     own: &[(String, PathBuf)],
+    host_mounts: &[Entry],
 ) -> Result<()> {
-    let entries = mountinfo::read()?;
-    let hierarchies: Vec<&Entry> = entries
+    let hierarchies: Vec<&Entry> = host_mounts
         .iter()
         .filter(|e| e.mount_point.parent() == Some(Path::new(HOST_CGROUP)))
         .filter(|e| e.fstype == "cgroup" || e.fstype == "cgroup2")

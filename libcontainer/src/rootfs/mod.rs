@@ -54,9 +54,9 @@ pub(crate) fn validate(spec: &Spec) -> Result<()> {
 /// private/slave as configured, binds the rootfs onto itself, performs `mounts`, creates devices
 /// and `/dev` symlinks. The host's `/proc` is still at `/proc` during this step.
 pub(crate) fn prepare(cfg: &RootfsConfig) -> Result<()> {
-    mounts::prepare_root(cfg)?;
+    let host_mounts = mounts::prepare_root(cfg)?;
     let root = paths::Root::open(cfg.rootfs)?;
-    mounts::mount_all(cfg, &root)?;
+    mounts::mount_all(cfg, &root, &host_mounts)?;
     devices::create(cfg, &root)
 }
 

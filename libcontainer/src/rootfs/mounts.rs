@@ -9,9 +9,10 @@ use nix::mount::{mount, MsFlags};
 use nix::sys::statvfs::{statvfs, FsFlags};
 use oci_spec::runtime::Mount;
 
+use super::mountinfo::{self, Entry};
 use super::options::{root_propagation, MountOptions};
 use super::paths::{proc_fd, Kind, Root};
-use super::{cgroup, mountinfo, RootfsConfig};
+use super::{cgroup, RootfsConfig};
 use crate::error::{IoContext, SysContext};
 use crate::sys::mount::{mount_setattr, Attr};
 use crate::{Error, Result};
@@ -22,7 +23,8 @@ const NONE: Option<&str> = None;
 /// container mounts reaches the host while host mounts still appear), makes the rootfs's parent
 /// mount private if it is shared (`pivot_root` refuses a shared parent), and binds the rootfs
 /// onto itself so that it is a mount point.
-pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<()> {
+/// Returns the mount table as it was read here, for the rest of the setup (read once).
+pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<Vec<Entry>> {
     let prop = cfg
         .spec
         .linux()
@@ -45,11 +47,13 @@ pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<()> {
         MsFlags::MS_BIND | MsFlags::MS_REC,
         NONE,
     )
-    .sys("mount", format!("bind rootfs {}", cfg.rootfs.display()))
+    .sys("mount", format!("bind rootfs {}", cfg.rootfs.display()))?;
+    Ok(entries)
 }
 
 /// Performs `mounts` in order.
-pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root) -> Result<()> {
+/// `host_mounts`: the mount table read by [`prepare_root`] (the host's cgroup hierarchies).
+pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root, host_mounts: &[Entry]) -> Result<()> {
     let label = crate::lsm::mount_label(cfg.spec);
     for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
         let opts = MountOptions::for_mount(i, m.options().as_deref())?;
@@ -59,7 +63,7 @@ pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root) -> Result<()> {
             let source = bind_source(cfg.bundle, m);
             bind(root, &source, dest, &opts)?;
         } else if typ == "cgroup" {
-            cgroup::mount(cfg, root, dest, &opts)?;
+            cgroup::mount(cfg, root, dest, &opts, host_mounts)?;
         } else {
             filesystem(root, m, typ, &opts, label)?;
         }
