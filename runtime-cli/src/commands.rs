@@ -84,15 +84,7 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
 }
 
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
-    let mut states: Vec<State> = Container::list(root)?
-        .iter()
-        .filter_map(|c| {
-            let mut s = c.state().ok()?;
-            s.owner = c.owner();
-            Some(s)
-        })
-        .collect();
-    states.sort_by(|a, b| a.id.cmp(&b.id));
+    let states = Container::list_states(root)?;
     if a.quiet {
         for s in &states {
             println!("{}", s.id);

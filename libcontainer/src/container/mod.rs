@@ -245,11 +245,16 @@ impl Container {
     }
 
     /// The state as `berth state` prints it. `owner` is empty there, as in runc; `list` fills
-    /// it in from [`Container::owner`].
+    /// it in ([`Container::list_states`]).
     pub fn state(&self) -> Result<State> {
         let _dir = self.dir()?;
+        Ok(self.state_unlocked())
+    }
+
+    /// The state; the caller holds the state directory's lock.
+    fn state_unlocked(&self) -> State {
         let status = self.status();
-        Ok(State {
+        State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
             pid: if status == Status::Stopped {
@@ -263,19 +268,26 @@ impl Container {
             created: self.record.created.clone(),
             annotations: self.record.annotations.clone(),
             owner: String::new(),
-        })
+        }
     }
 
-    /// The user name owning the container's state directory (runc's `list` OWNER column),
-    /// from the host's /etc/passwd (read directly, as runc does: no NSS modules, which a
-    /// static build could not load).
-    pub fn owner(&self) -> String {
-        let Ok(uid) = StateDir::open(&self.root, &self.record.id).and_then(|d| d.owner_uid())
-        else {
-            return String::new();
-        };
+    /// Every container under `root` as `list` shows it: sorted by id, with `owner` — the user
+    /// owning the state directory, named from the host's /etc/passwd (read once, directly, as
+    /// runc does: no NSS modules, which a static build could not load). Containers deleted
+    /// meanwhile are left out.
+    pub fn list_states(root: &Path) -> Result<Vec<State>> {
         let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        user_name(&passwd, uid).unwrap_or_else(|| uid.to_string())
+        let mut states = Vec::new();
+        for c in Self::list(root)? {
+            let Ok(dir) = c.dir() else { continue };
+            let mut state = c.state_unlocked();
+            if let Ok(uid) = dir.owner_uid() {
+                state.owner = user_name(&passwd, uid).unwrap_or_else(|| uid.to_string());
+            }
+            states.push(state);
+        }
+        states.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(states)
     }
 
     /// The runtime-spec state JSON that hooks read.
