@@ -154,13 +154,25 @@ pub fn keyring() -> String {
 pub(crate) fn walls() -> String {
     // SAFETY: each call is made with valid (or null) arguments; failures are reported, and
     // a call that succeeds changes nothing the payload relies on afterwards.
-    let ret = |r: libc::c_long| if r < 0 { last_errno() } else { "ok".to_string() };
+    let ret = |r: libc::c_long| {
+        if r < 0 {
+            last_errno()
+        } else {
+            "ok".to_string()
+        }
+    };
     let unshare = ret(unsafe { libc::unshare(libc::CLONE_NEWNS) } as libc::c_long);
     let target = CString::new("/tmp").unwrap();
     let fstype = CString::new("tmpfs").unwrap();
     // SAFETY: valid NUL-terminated strings, no data.
     let mount = ret(unsafe {
-        libc::mount(fstype.as_ptr(), target.as_ptr(), fstype.as_ptr(), 0, std::ptr::null())
+        libc::mount(
+            fstype.as_ptr(),
+            target.as_ptr(),
+            fstype.as_ptr(),
+            0,
+            std::ptr::null(),
+        )
     } as libc::c_long);
     // SAFETY: KEYCTL_GET_KEYRING_ID of the session keyring, create = 0.
     let keyctl = ret(unsafe { libc::syscall(libc::SYS_keyctl, 0, -3, 0) });
