@@ -292,15 +292,18 @@ impl Container {
 
     /// The runtime-spec state JSON that hooks read.
     fn hook_state(&self, status: Status) -> Vec<u8> {
-        serde_json::to_vec(&serde_json::json!({
-            "ociVersion": crate::OCI_VERSION,
-            "id": self.record.id,
-            "status": status,
-            "pid": if status == Status::Stopped { 0 } else { self.record.pid },
-            "bundle": self.record.bundle,
-            "annotations": self.record.annotations,
-        }))
-        .expect("state serialises")
+        let pid = if status == Status::Stopped {
+            0
+        } else {
+            self.record.pid
+        };
+        launch::spec_state(
+            &self.record.id,
+            pid,
+            &self.record.bundle,
+            Some(&self.record.annotations),
+            status,
+        )
     }
 
     /// Releases init: it runs the startContainer hooks and `execve`s the process. Returns after

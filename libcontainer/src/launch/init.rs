@@ -13,7 +13,7 @@ use crate::rootfs::{self, RootfsConfig};
 use crate::seccomp::Seccomp;
 use crate::spec::Bundle;
 use crate::sys::process::{clear_cloexec, cloexec_from};
-use crate::{hooks, process, terminal, Error, Result};
+use crate::{hooks, process, terminal, Error, Result, Status};
 
 use super::sync::{Channel, Msg};
 
@@ -99,7 +99,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
         _ => return Err(Error::Init("runtime went away".into()).into()),
     }
-    let state = super::state_json(ctx.id, pid, ctx.bundle, "creating");
+    let state = super::state_json(ctx.id, pid, ctx.bundle, Status::Creating);
     let h = spec.hooks().as_ref();
     hooks::run(
         "createContainer",
@@ -120,7 +120,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     // seccomp: without no_new_privs, installing needs CAP_SYS_ADMIN, so it happens before the
     // user switch drops capabilities; with it, as late as possible (after no_new_privs), but
     // before Ready so that the notify fd reaches the agent while the container is "creating".
-    let creating = super::state_json(ctx.id, pid, ctx.bundle, "creating");
+    let creating = super::state_json(ctx.id, pid, ctx.bundle, Status::Creating);
     let mut listener = ctx.seccomp_listener.take();
     if let Some(s) = ctx.seccomp.filter(|s| s.before_capabilities()) {
         s.install(listener.take(), pid, &creating)?;
@@ -143,7 +143,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     if !matches!(conn.read(&mut go), Ok(1)) {
         return Err(Error::Init("start went away".into()).into());
     }
-    let state = super::state_json(ctx.id, pid, ctx.bundle, "created");
+    let state = super::state_json(ctx.id, pid, ctx.bundle, Status::Created);
     if let Err(e) = hooks::run(
         "startContainer",
         h.and_then(|h| h.start_container().as_ref()),

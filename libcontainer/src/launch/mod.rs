@@ -18,6 +18,7 @@ pub(crate) mod exec;
 pub(crate) mod init;
 mod sync;
 
+use std::collections::HashMap;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixListener;
 use std::path::Path;
@@ -35,7 +36,7 @@ use crate::spec::Bundle;
 use crate::state::StateDir;
 use crate::sys::process::{clone3, pidfd_send_signal, Clone};
 use crate::timing::Phases;
-use crate::{hooks, terminal, Error, Result};
+use crate::{hooks, terminal, Error, Result, Status};
 use sync::Msg;
 
 /// Compiled seccomp programs, under the state root ('@' cannot start a container id).
@@ -153,7 +154,7 @@ fn setup(
         match ch.recv()? {
             Some(Msg::RunHooks) => {
                 t.mark("init: namespaces, rootfs mounts");
-                let state = state_json(l.id, pid.as_raw(), l.bundle, "creating");
+                let state = state_json(l.id, pid.as_raw(), l.bundle, Status::Creating);
                 let h = spec.hooks().as_ref();
                 hooks::run("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
                 hooks::run(
@@ -296,15 +297,33 @@ pub(crate) fn exec_socket_path(dir: &StateDir) -> String {
     format!("/proc/self/fd/{}/{EXEC_SOCKET}", dir.as_fd().as_raw_fd())
 }
 
-/// The runtime-spec state that hooks read on stdin.
-pub(crate) fn state_json(id: &str, pid: i32, bundle: &Bundle, status: &str) -> Vec<u8> {
+/// The runtime-spec state JSON (what hooks and the seccomp agent read) of a container being
+/// created from `bundle`.
+pub(crate) fn state_json(id: &str, pid: i32, bundle: &Bundle, status: Status) -> Vec<u8> {
+    spec_state(
+        id,
+        pid,
+        &bundle.path,
+        bundle.spec.annotations().as_ref(),
+        status,
+    )
+}
+
+/// The runtime-spec state JSON: id, status, pid, bundle, annotations.
+pub(crate) fn spec_state(
+    id: &str,
+    pid: i32,
+    bundle: &Path,
+    annotations: Option<&HashMap<String, String>>,
+    status: Status,
+) -> Vec<u8> {
     serde_json::to_vec(&serde_json::json!({
         "ociVersion": crate::OCI_VERSION,
         "id": id,
         "status": status,
         "pid": pid,
-        "bundle": bundle.path,
-        "annotations": bundle.spec.annotations().clone().unwrap_or_default(),
+        "bundle": bundle,
+        "annotations": annotations.cloned().unwrap_or_default(),
     }))
     .expect("state serialises")
 }
