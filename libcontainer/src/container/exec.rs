@@ -1,15 +1,13 @@
 //! `exec`: another process in a running container.
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
-use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 use oci_spec::runtime::Process;
 
 use super::{check_fds, check_terminal, Container};
 use crate::launch;
 use crate::state::write_atomic;
-use crate::sys::process::pidfd_send_signal;
 use crate::{Error, Result, Status};
 
 /// Options of [`Container::exec`].
@@ -75,8 +73,7 @@ impl Container {
         })?;
         if let Some(pid_file) = &opts.pid_file {
             if let Err(e) = write_atomic(pid_file, launched.pid.to_string().as_bytes(), 0o644) {
-                let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
-                let _ = waitpid(launched.pid, None);
+                launched.kill();
                 return Err(e);
             }
         }

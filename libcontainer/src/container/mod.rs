@@ -134,8 +134,7 @@ impl Container {
         .map_err(fail)?;
         let pid = launched.pid.as_raw();
         let kill = |e: Error| {
-            let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
-            let _ = waitpid(launched.pid, None);
+            launched.kill();
             fail(e)
         };
         let start_time = proc_start_time(pid)

@@ -16,7 +16,7 @@ use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
 use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
-use crate::sys::process::{clone3, pidfd_open, pidfd_send_signal, Clone};
+use crate::sys::process::{clone3, pidfd_open, Clone};
 use crate::{process, terminal, Error, Result};
 
 use super::init::pass_fds;
@@ -126,8 +126,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
     match setup(l, &ours, &proc, pid, clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
-            let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
-            let _ = waitpid(launched.pid, None);
+            launched.kill();
             Err(e)
         }
     }

@@ -66,6 +66,15 @@ pub(crate) struct Launched {
     pub pidfd: OwnedFd,
 }
 
+impl Launched {
+    /// Undoes a launch that failed half-way: SIGKILL through the pidfd (no pid-reuse race),
+    /// then reap the process, which is the runtime's child.
+    pub fn kill(&self) {
+        let _ = pidfd_send_signal(self.pidfd.as_fd(), libc::SIGKILL);
+        let _ = waitpid(self.pid, None);
+    }
+}
+
 /// Starts init and waits until it is ready; on any failure init is killed and reaped.
 pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     let t = Phases::start("launch");
@@ -126,8 +135,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     match setup(l, &plan, &ours, pid, clone_into.is_none(), &t) {
         Ok(()) => Ok(launched),
         Err(e) => {
-            let _ = pidfd_send_signal(launched.pidfd.as_fd(), libc::SIGKILL);
-            let _ = waitpid(pid, None);
+            launched.kill();
             Err(e)
         }
     }
