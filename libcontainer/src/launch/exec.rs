@@ -7,8 +7,6 @@ use std::os::linux::fs::MetadataExt;
 use std::path::Path;
 
 use nix::sched::CloneFlags;
-use nix::sys::wait::waitpid;
-use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxPersonality, LinuxSeccomp, Process};
 
 use crate::cgroups::{Entry, Manager};
@@ -16,7 +14,7 @@ use crate::error::{IoContext, SysContext};
 use crate::namespaces::CLONE_NEWTIME;
 use crate::procfs::ProcFs;
 use crate::seccomp::Seccomp;
-use crate::sys::process::{clone3, pidfd_open, Clone};
+use crate::sys::process::{clone3, Clone};
 use crate::{process, terminal, Error, Result};
 
 use super::init::pass_fds;
@@ -103,27 +101,12 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                 )
                 .sys("clone3", "exec process")
             });
-        let msg = match result {
-            Ok((pid, _)) => Msg::Pid(pid.as_raw()),
-            Err(e) => Msg::Error(e.to_string()),
-        };
-        i32::from(theirs.send(&msg).is_err())
+        super::report_clone(&theirs, result)
     })
     .sys("clone3", "exec intermediate")?;
     drop(theirs);
-    let reply = ours.recv();
-    let _ = waitpid(mid, None);
-    let pid = match reply? {
-        Some(Msg::Pid(pid)) => pid,
-        Some(Msg::Error(text)) => return Err(Error::Init(text)),
-        _ => return Err(Error::Init("exec intermediate process failed".into())),
-    };
-    let pidfd = pidfd_open(pid).sys("pidfd_open", pid)?;
-    let launched = Launched {
-        pid: Pid::from_raw(pid),
-        pidfd,
-    };
-    match setup(l, &ours, &proc, pid, clone_into.is_none()) {
+    let launched = super::await_intermediate(&ours, mid, "exec intermediate process")?;
+    match setup(l, &ours, &proc, launched.pid.as_raw(), clone_into.is_none()) {
         Ok(()) => Ok(launched),
         Err(e) => {
             launched.kill();

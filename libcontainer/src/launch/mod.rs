@@ -116,10 +116,10 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         proc: &proc,
         cgroup: &entry,
     };
-    let (pid, pidfd) = if plan.needs_intermediate() {
+    let launched = if plan.needs_intermediate() {
         spawn_via_intermediate(&plan, init_ctx, &ours, clone_into)?
     } else {
-        clone3(
+        let (pid, pidfd) = clone3(
             Clone {
                 namespaces: plan.clone_flags(),
                 cgroup: clone_into,
@@ -127,12 +127,12 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
             },
             || init::run(init_ctx),
         )
-        .sys("clone3", "container init")?
+        .sys("clone3", "container init")?;
+        Launched { pid, pidfd }
     };
     drop(theirs);
     t.mark("prepare, clone init");
-    let launched = Launched { pid, pidfd };
-    match setup(l, &plan, &ours, pid, clone_into.is_none(), &t) {
+    match setup(l, &plan, &ours, launched.pid, clone_into.is_none(), &t) {
         Ok(()) => Ok(launched),
         Err(e) => {
             launched.kill();
@@ -191,7 +191,7 @@ fn spawn_via_intermediate(
     init_ctx: init::Context,
     ours: &sync::Channel,
     cgroup: Option<BorrowedFd>,
-) -> Result<(Pid, OwnedFd)> {
+) -> Result<Launched> {
     let channel = init_ctx.channel;
     let (mid, _mid_fd) = clone3(Clone::default(), || {
         let result = namespaces::join(plan)
@@ -213,22 +213,34 @@ fn spawn_via_intermediate(
                 )
                 .sys("clone3", "container init")
             });
-        let msg = match result {
-            Ok((pid, _)) => Msg::Pid(pid.as_raw()),
-            Err(e) => Msg::Error(e.to_string()),
-        };
-        i32::from(channel.send(&msg).is_err())
+        report_clone(channel, result)
     })
     .sys("clone3", "intermediate process")?;
+    await_intermediate(ours, mid, "intermediate process")
+}
+
+/// In an intermediate process: tells the runtime the pid of the process it cloned, or why it
+/// could not. Returns the intermediate's exit code.
+fn report_clone(channel: &sync::Channel, cloned: Result<(Pid, OwnedFd)>) -> i32 {
+    let msg = match cloned {
+        Ok((pid, _)) => Msg::Pid(pid.as_raw()),
+        Err(e) => Msg::Error(e.to_string()),
+    };
+    i32::from(channel.send(&msg).is_err())
+}
+
+/// In the runtime: takes the pid the intermediate `mid` reported (the process is the runtime's
+/// own child, through CLONE_PARENT) and reaps the intermediate.
+fn await_intermediate(ours: &sync::Channel, mid: Pid, what: &str) -> Result<Launched> {
     let reply = ours.recv();
     let _ = waitpid(mid, None);
     match reply? {
-        Some(Msg::Pid(pid)) => {
-            let pidfd = crate::sys::process::pidfd_open(pid).sys("pidfd_open", pid)?;
-            Ok((Pid::from_raw(pid), pidfd))
-        }
+        Some(Msg::Pid(pid)) => Ok(Launched {
+            pid: Pid::from_raw(pid),
+            pidfd: crate::sys::process::pidfd_open(pid).sys("pidfd_open", pid)?,
+        }),
         Some(Msg::Error(text)) => Err(Error::Init(text)),
-        _ => Err(Error::Init("intermediate process failed".into())),
+        _ => Err(Error::Init(format!("{what} failed"))),
     }
 }
 
