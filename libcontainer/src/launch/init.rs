@@ -87,6 +87,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         bundle: &ctx.bundle.path,
         no_pivot: ctx.no_pivot,
         userns: ctx.plan.userns(),
+        cgroupns: ctx.plan.has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
     };
     rootfs::prepare(&rootfs)?;
     rootfs::apply_sysctl(&rootfs, ctx.proc)?;

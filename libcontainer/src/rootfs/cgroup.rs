@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::mount::MsFlags;
-use nix::sched::CloneFlags;
 use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 
 use super::mountinfo::Entry;
@@ -16,7 +15,6 @@ use super::options::MountOptions;
 use super::paths::{Kind, Root};
 use super::RootfsConfig;
 use crate::error::{IoContext, SysContext};
-use crate::namespaces::Plan;
 use crate::{Error, Result};
 
 const HOST_CGROUP: &str = "/sys/fs/cgroup";
@@ -40,7 +38,7 @@ pub(super) fn mount(
     opts: &MountOptions,
     host_mounts: &[Entry],
 ) -> Result<()> {
-    let cgroupns = Plan::from_spec(cfg.spec).has(CloneFlags::CLONE_NEWCGROUP);
+    let cgroupns = cfg.cgroupns;
     let own = own_cgroups()?;
     let unified = statfs(HOST_CGROUP)
         .sys("statfs", HOST_CGROUP)?

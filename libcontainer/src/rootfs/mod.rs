@@ -42,6 +42,9 @@ pub(crate) struct RootfsConfig<'a> {
     pub no_pivot: bool,
     /// The container has its own user namespace (device nodes must be bind-mounted).
     pub userns: bool,
+    /// The container has its own cgroup namespace (the `cgroup` mount type mounts fresh
+    /// hierarchies instead of binding the container's cgroups).
+    pub cgroupns: bool,
 }
 
 /// Checks the rootfs-related fields of the spec (mounts, devices, propagation, paths, sysctl)

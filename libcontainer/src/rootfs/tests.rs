@@ -107,6 +107,8 @@ fn run(
             bundle: &bundle.0,
             no_pivot: mode == Mode::NoPivot,
             userns: mode == Mode::UserNs,
+            cgroupns: crate::namespaces::Plan::from_spec(&spec)
+                .has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
         };
         let steps = || -> Check {
             let mut go = [0u8; 1];
