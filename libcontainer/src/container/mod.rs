@@ -379,10 +379,7 @@ impl Container {
         match self.status() {
             Status::Stopped => {}
             Status::Created => self.kill_and_wait(false)?,
-            s if force => {
-                let _ = s;
-                self.kill_and_wait(true)?
-            }
+            _ if force => self.kill_and_wait(true)?,
             s => {
                 return Err(Error::InvalidState(format!(
                     "cannot delete container {} that is not stopped: {s}",
