@@ -164,13 +164,18 @@ fn recursive_attr(flags: MsFlags, mut attr: Attr) -> Attr {
     attr
 }
 
-/// After the mount: reopen the destination (now the new mount), remount a bind with its flags,
-/// apply the propagation changes in order, then the recursive attributes.
+/// After the mount: reopen the destination (now the new mount) if there is anything to change,
+/// remount a bind with its flags, apply the propagation changes in order, then the recursive
+/// attributes.
 pub(super) fn finish(root: &Root, dest: &Path, opts: &MountOptions, bind: bool) -> Result<()> {
     let what = || root.describe(dest);
-    let fd = root.open_path(dest).sys("openat2", what())?;
     let flags = opts.remount_flags();
-    if bind && !flags.is_empty() {
+    let remount = bind && !flags.is_empty();
+    if !remount && opts.propagation.is_empty() && opts.recursive.is_empty() {
+        return Ok(());
+    }
+    let fd = root.open_path(dest).sys("openat2", what())?;
+    if remount {
         remount_bind(fd.as_fd(), flags).sys("mount", format!("remount {} {flags:?}", what()))?;
     }
     for p in &opts.propagation {

@@ -85,7 +85,29 @@ impl Root {
     /// first. A dangling symlink on the way is followed inside the root and its target created,
     /// as for a mount destination in an image that links `/etc/resolv.conf` to a missing file.
     pub fn create(&self, path: &Path, kind: Kind) -> Result<OwnedFd> {
+        // Most destinations exist (`/proc`, `/dev`, `/sys` in an image): one lookup then, the
+        // same one the walk below ends with. The walk opens every prefix from the root again,
+        // which costs a lookup per component per component.
+        let flags = match kind {
+            Kind::Dir => OFlag::O_PATH | OFlag::O_DIRECTORY,
+            Kind::File => OFlag::O_PATH,
+        };
+        match self.open_at(path, flags) {
+            Err(Errno::ENOENT) => {}
+            r => return r.sys("openat2", self.describe(path)),
+        }
         let mut path = inside(path);
+        // Only the last component missing (a mount point in a fresh tmpfs): make it in its
+        // parent. Anything else, a dangling symlink included, takes the walk.
+        if let (Some(parent), Some(name)) = (path.parent(), path.file_name()) {
+            if let Ok(dir) = self.open_at(parent, OFlag::O_PATH | OFlag::O_DIRECTORY) {
+                if make(&dir, name, kind == Kind::Dir).is_ok() {
+                    return self
+                        .open_at(&path, flags)
+                        .sys("openat2", self.describe(&path));
+                }
+            }
+        }
         for _ in 0..MAX_LINKS {
             match self.create_once(&path, kind)? {
                 Step::Done(fd) => return Ok(fd),
@@ -119,22 +141,7 @@ impl Root {
             let fd = match self.open_at(&next, flags) {
                 Ok(fd) => fd,
                 Err(Errno::ENOENT) => {
-                    let created = if dir {
-                        nix::sys::stat::mkdirat(&parent, name, Mode::from_bits_truncate(0o755))
-                    } else {
-                        nix::fcntl::openat(
-                            &parent,
-                            name,
-                            OFlag::O_CREAT
-                                | OFlag::O_EXCL
-                                | OFlag::O_NOFOLLOW
-                                | OFlag::O_WRONLY
-                                | OFlag::O_CLOEXEC,
-                            Mode::from_bits_truncate(0o644),
-                        )
-                        .map(drop)
-                    };
-                    match created {
+                    match make(&parent, name, dir) {
                         Ok(()) => {}
                         // The name exists but does not resolve: a dangling symlink. Follow it
                         // by hand, inside the root, and create what it points to.
@@ -168,6 +175,20 @@ impl Root {
             walked.join(target)
         })
     }
+}
+
+/// Creates `name` in `dir`, a directory or an empty file, without following a symlink there.
+fn make(dir: &OwnedFd, name: &OsStr, is_dir: bool) -> nix::Result<()> {
+    if is_dir {
+        return nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755));
+    }
+    nix::fcntl::openat(
+        dir,
+        name,
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o644),
+    )
+    .map(drop)
 }
 
 enum Step {
