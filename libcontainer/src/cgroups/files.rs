@@ -1,5 +1,5 @@
 //! Reading and writing cgroup interface files, with errors that name the file and the value.
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -9,10 +9,33 @@ fn err(path: PathBuf, reason: String) -> Error {
     Error::Cgroup { path, reason }
 }
 
+/// The whole of a file, read with an open, reads into a buffer that holds a typical cgroup or
+/// `/proc` file at once (until `read` returns 0) and a close. `std::fs::read_to_string` would
+/// `statx` the file first for a size hint (always 0 on these filesystems) and then read in
+/// steps starting at 32 bytes.
+pub(super) fn read_whole(path: &Path) -> std::io::Result<String> {
+    let mut f = std::fs::File::open(path)?;
+    let mut buf = vec![0u8; 4096];
+    let mut len = 0;
+    loop {
+        if len == buf.len() {
+            buf.resize(len * 2, 0);
+        }
+        match f.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(len);
+    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
+}
+
 /// The content of `dir/file`, trimmed.
 pub(super) fn read(dir: &Path, file: &str) -> Result<String> {
     let path = dir.join(file);
-    match std::fs::read_to_string(&path) {
+    match read_whole(&path) {
         Ok(s) => Ok(s.trim().to_string()),
         Err(e) => Err(err(path, format!("read: {e}"))),
     }
@@ -21,9 +44,21 @@ pub(super) fn read(dir: &Path, file: &str) -> Result<String> {
 /// Like [`read`], but a missing file is `None`.
 pub(super) fn read_opt(dir: &Path, file: &str) -> Result<Option<String>> {
     let path = dir.join(file);
-    match std::fs::read_to_string(&path) {
+    match read_whole(&path) {
         Ok(s) => Ok(Some(s.trim().to_string())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(err(path, format!("read: {e}"))),
+    }
+}
+
+/// Like [`read`], but `None` when `dir` itself does not exist (a cgroup removed meanwhile). The
+/// file is read first and `dir` looked at only when that fails, so the usual case costs no
+/// extra `stat`.
+pub(super) fn read_in_existing(dir: &Path, file: &str) -> Result<Option<String>> {
+    let path = dir.join(file);
+    match read_whole(&path) {
+        Ok(s) => Ok(Some(s.trim().to_string())),
+        Err(_) if !dir.exists() => Ok(None),
         Err(e) => Err(err(path, format!("read: {e}"))),
     }
 }
