@@ -132,24 +132,61 @@ pub(super) fn poll<T>(
 }
 
 /// Creates `dir` and its missing parents; returns how many directories, counted from `dir`
-/// upwards without a gap, this call made (so that only those are removed later).
+/// upwards without a gap, this call made (so that only those are removed later; 0: `dir`
+/// existed). `mkdir` comes first and parents are looked at only when it fails with `ENOENT`, so
+/// the usual case (the parent exists) is one system call.
 pub(super) fn mkdir_all(dir: &Path) -> Result<u8> {
-    let mut missing = Vec::new();
-    let mut d = dir;
-    while !d.exists() {
-        missing.push(d);
-        d = match d.parent() {
-            Some(p) => p,
-            None => break,
-        };
+    let mkdir = |d: &Path| match std::fs::create_dir(d) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(false),
+        Err(e) => Err(e),
+    };
+    match mkdir(dir) {
+        Ok(made) => return Ok(u8::from(made)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(dir.to_path_buf(), format!("mkdir: {e}"))),
     }
-    let mut created = 0u8;
-    for m in missing.iter().rev() {
-        match std::fs::create_dir(m) {
-            Ok(()) => created = created.saturating_add(1),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => created = 0,
-            Err(e) => return Err(err(m.to_path_buf(), format!("mkdir: {e}"))),
-        }
+    let parent = dir
+        .parent()
+        .ok_or_else(|| err(dir.to_path_buf(), "mkdir: no parent directory".into()))?;
+    let above = mkdir_all(parent)?;
+    match mkdir(dir) {
+        // Made by someone else meanwhile: neither it nor what is above it is ours alone.
+        Ok(false) => Ok(0),
+        Ok(true) => Ok(above.saturating_add(1)),
+        Err(e) => Err(err(dir.to_path_buf(), format!("mkdir: {e}"))),
     }
-    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mkdir_all_counts_what_it_made() {
+        let base = std::env::temp_dir().join(format!("berth-mkdir-all-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        assert_eq!(mkdir_all(&base.join("a/b/c")).unwrap(), 3);
+        assert_eq!(mkdir_all(&base.join("a/b/c")).unwrap(), 0);
+        assert_eq!(mkdir_all(&base.join("a/b/d")).unwrap(), 1);
+        assert!(base.join("a/b/d").is_dir());
+        std::fs::write(base.join("f"), "").unwrap();
+        assert!(mkdir_all(&base.join("f/x")).is_err());
+        std::fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn reading() {
+        let base = std::env::temp_dir().join(format!("berth-files-read-{}", std::process::id()));
+        std::fs::create_dir_all(&base).unwrap();
+        // Longer than the first buffer.
+        let long = "x".repeat(10_000);
+        std::fs::write(base.join("long"), format!("{long}\n")).unwrap();
+        assert_eq!(read(&base, "long").unwrap(), long);
+        assert_eq!(read_opt(&base, "none").unwrap(), None);
+        assert!(read_in_existing(&base, "none").is_err());
+        assert_eq!(read_in_existing(&base.join("gone"), "f").unwrap(), None);
+        assert_eq!(read_in_existing(&base, "long").unwrap().unwrap(), long);
+        std::fs::remove_dir_all(&base).unwrap();
+    }
 }

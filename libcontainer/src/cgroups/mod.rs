@@ -246,9 +246,10 @@ impl Manager {
 
     fn try_create(&self) -> Result<()> {
         for cg in self.all() {
-            cg.created.set(files::mkdir_all(&cg.path)?);
+            let created = files::mkdir_all(&cg.path)?;
+            cg.created.set(created);
             if cg.has("cpuset") {
-                v1::init_cpuset(&cg.path)?;
+                v1::init_cpuset(&cg.path, created)?;
             }
             if cg.ctrl.is_empty() {
                 v2::check_type(&cg.path)?;
@@ -256,7 +257,8 @@ impl Manager {
                     v2::enable_all_controllers(&cg.path)?;
                 }
             }
-            if !files::procs(&cg.path)?.is_empty() {
+            // Only a cgroup that was there already can have processes, not one made just now.
+            if created == 0 && !files::procs(&cg.path)?.is_empty() {
                 return Err(Error::Cgroup {
                     path: cg.path.clone(),
                     reason: "cgroup already has processes".into(),

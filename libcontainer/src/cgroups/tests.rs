@@ -236,6 +236,17 @@ fn relative_path_and_parents() {
             );
         }
     }
+    // Every level of a new cpuset got the values of the nearest ancestor that had them.
+    if let Some(dir) = g.mgr.v1_dir("cpuset") {
+        let top = dir.ancestors().nth(3).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let want = files::read(top, f).unwrap();
+            assert!(!want.is_empty());
+            for level in dir.ancestors().take(3) {
+                assert_eq!(files::read(level, f).unwrap(), want, "{}", level.display());
+            }
+        }
+    }
     g.mgr.destroy().unwrap();
     for cg in g.mgr.all() {
         let top = cg.path.parent().unwrap().parent().unwrap();
