@@ -76,6 +76,39 @@ pub(super) fn write_raw(path: &Path, value: &str) -> std::io::Result<()> {
     f.write_all(value.as_bytes())
 }
 
+/// An interface file that takes several values in a row, opened once (on the first value): the
+/// kernel takes each `write(2)` to a cgroup file as one value whatever the offset, so e.g. all
+/// device rules go through one open `devices.allow`. (One write with several lines would not
+/// do: `devices.allow` applies the first line and ignores the rest without an error.)
+pub(super) struct Writer {
+    path: PathBuf,
+    file: Option<std::fs::File>,
+}
+
+impl Writer {
+    pub fn new(dir: &Path, file: &str) -> Writer {
+        Writer {
+            path: dir.join(file),
+            file: None,
+        }
+    }
+
+    /// Writes `value` in one `write(2)`, as [`write`] does.
+    pub fn write(&mut self, value: &str) -> Result<()> {
+        let path = &self.path;
+        let file = match &mut self.file {
+            Some(f) => f,
+            None => {
+                let f = std::fs::OpenOptions::new().write(true).open(path);
+                let f = f.map_err(|e| err(path.clone(), format!("write {value:?}: {e}")))?;
+                self.file.insert(f)
+            }
+        };
+        file.write_all(value.as_bytes())
+            .map_err(|e| err(path.clone(), format!("write {value:?}: {e}")))
+    }
+}
+
 /// The pids listed in `dir/cgroup.procs`.
 pub(super) fn procs(dir: &Path) -> Result<Vec<i32>> {
     let text = read(dir, "cgroup.procs")?;
