@@ -442,8 +442,15 @@ impl Manager {
 }
 
 /// Removes `dir` and the cgroups below it, deepest first, retrying while the kernel still
-/// counts exiting processes in them (EBUSY).
+/// counts exiting processes in them (EBUSY). `dir` is removed straight away when it can be (no
+/// cgroups below it, no processes left: the usual case); the tree is listed only when that
+/// fails (EBUSY for a cgroup with children or processes), and then removed as before.
 fn remove_tree(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let mut dirs = match files::walk(dir) {
         Ok(d) => d,
         Err(_) if !dir.exists() => return Ok(()),
