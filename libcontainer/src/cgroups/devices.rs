@@ -13,7 +13,7 @@ use std::path::Path;
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
 
-use super::files::{read, write};
+use super::files::{read, Writer};
 use crate::{Error, Result};
 
 /// Access bits, with the values of the kernel's `BPF_DEVCG_ACC_*`.
@@ -243,24 +243,30 @@ fn parse_list(list: &str) -> Option<BTreeMap<Key, u8>> {
 /// deny-all mode (a running container being updated) gets only the differences, allows first,
 /// so that no device it keeps is ever unavailable in between; otherwise the cgroup is reset
 /// (`a` to `devices.deny` or `devices.allow`) and the rules written in order.
-pub(super) fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
+///
+/// `fresh`: the cgroup was made just now and no process is in it yet. It holds a copy of its
+/// parent's rules, which in deny-all mode are reset anyway: the end state is the same as
+/// writing the differences, so `devices.list` is not read.
+pub(super) fn set_v1(dir: &Path, rules: &[Rule], fresh: bool) -> Result<()> {
     let (default_allow, rest) = effective(rules);
-    let current = parse_list(&read(dir, "devices.list")?);
+    let mut allow = Writer::new(dir, "devices.allow");
+    let mut deny = Writer::new(dir, "devices.deny");
+    let current = if fresh && !default_allow {
+        None
+    } else {
+        parse_list(&read(dir, "devices.list")?)
+    };
     if default_allow {
         if current.is_none() && rest.iter().all(|r| r.allow) {
             // Already allow-all, and allows change nothing. Skipping the reset also works
             // below a parent that is not allow-all itself.
             return Ok(());
         }
-        write(dir, "devices.allow", "a")?;
+        allow.write("a")?;
         for rule in rest {
-            let file = if rule.allow {
-                "devices.allow"
-            } else {
-                "devices.deny"
-            };
+            let file = if rule.allow { &mut allow } else { &mut deny };
             for line in v1_lines(rule) {
-                write(dir, file, line)?;
+                file.write(&line)?;
             }
         }
         return Ok(());
@@ -269,19 +275,19 @@ pub(super) fn set_v1(dir: &Path, rules: &[Rule]) -> Result<()> {
     let current = match current {
         Some(c) => c,
         None => {
-            write(dir, "devices.deny", "a")?;
+            deny.write("a")?;
             BTreeMap::new()
         }
     };
     for (key, bits) in &want {
         if current.get(key).copied().unwrap_or(0) & bits != *bits {
-            write(dir, "devices.allow", v1_line(key, *bits))?;
+            allow.write(&v1_line(key, *bits))?;
         }
     }
     for (key, bits) in &current {
         let extra = bits & !want.get(key).copied().unwrap_or(0);
         if extra != 0 {
-            write(dir, "devices.deny", v1_line(key, extra))?;
+            deny.write(&v1_line(key, extra))?;
         }
     }
     Ok(())

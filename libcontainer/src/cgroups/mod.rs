@@ -108,12 +108,19 @@ pub(crate) struct Manager {
     v2: Option<Box<Cgroup>>,
 }
 
-fn is_cgroup2(dir: &str) -> Result<bool> {
-    Ok(statfs(dir).sys("statfs", dir)?.filesystem_type() == CGROUP2_SUPER_MAGIC)
+/// Whether `dir` is a directory with a cgroup2 filesystem. `statfs` first: where it answers
+/// "not cgroup2" (the usual hybrid-host answer when nothing is mounted there) no `stat` is
+/// needed; a failing `statfs` is an error only for a directory.
+fn is_cgroup2_dir(dir: &str) -> Result<bool> {
+    match statfs(dir) {
+        Ok(s) => Ok(s.filesystem_type() == CGROUP2_SUPER_MAGIC && Path::new(dir).is_dir()),
+        Err(_) if !Path::new(dir).is_dir() => Ok(false),
+        Err(e) => Err(Error::sys("statfs", dir, e)),
+    }
 }
 
 fn read_proc(file: &str) -> Result<String> {
-    std::fs::read_to_string(file).map_err(|e| Error::io("read", file, e))
+    files::read_whole(Path::new(file)).map_err(|e| Error::io("read", file, e))
 }
 
 impl Manager {
@@ -177,7 +184,7 @@ impl Manager {
             });
         }
         let mut v2 = None;
-        if Path::new(UNIFIED).is_dir() && is_cgroup2(UNIFIED)? {
+        if is_cgroup2_dir(UNIFIED)? {
             let mount = mounts
                 .iter()
                 .find(|m| m.fstype == "cgroup2" && m.mountpoint == Path::new(UNIFIED));
@@ -239,9 +246,10 @@ impl Manager {
 
     fn try_create(&self) -> Result<()> {
         for cg in self.all() {
-            cg.created.set(files::mkdir_all(&cg.path)?);
+            let created = files::mkdir_all(&cg.path)?;
+            cg.created.set(created);
             if cg.has("cpuset") {
-                v1::init_cpuset(&cg.path)?;
+                v1::init_cpuset(&cg.path, created)?;
             }
             if cg.ctrl.is_empty() {
                 v2::check_type(&cg.path)?;
@@ -249,7 +257,8 @@ impl Manager {
                     v2::enable_all_controllers(&cg.path)?;
                 }
             }
-            if !files::procs(&cg.path)?.is_empty() {
+            // Only a cgroup that was there already can have processes, not one made just now.
+            if created == 0 && !files::procs(&cg.path)?.is_empty() {
                 return Err(Error::Cgroup {
                     path: cg.path.clone(),
                     reason: "cgroup already has processes".into(),
@@ -393,11 +402,15 @@ impl Manager {
     /// Whether the cgroup is frozen (the container is paused). A cgroup that does not exist
     /// (any more) is not frozen.
     pub fn is_frozen(&self) -> Result<bool> {
-        match self.freezer() {
-            Some(Freezer::V1(dir)) if dir.exists() => Ok(v1::freezer_state(dir)? == "FROZEN"),
-            Some(Freezer::V2(dir)) if dir.exists() => v2::is_frozen(dir),
-            _ => Ok(false),
-        }
+        Ok(match self.freezer() {
+            Some(Freezer::V1(dir)) => {
+                files::read_in_existing(dir, "freezer.state")?.is_some_and(|s| s == "FROZEN")
+            }
+            Some(Freezer::V2(dir)) => {
+                files::read_in_existing(dir, "cgroup.events")?.is_some_and(|e| v2::frozen(&e))
+            }
+            None => false,
+        })
     }
 
     /// Removes the cgroup(s) this manager created, and only those: the container's cgroup with
@@ -429,8 +442,15 @@ impl Manager {
 }
 
 /// Removes `dir` and the cgroups below it, deepest first, retrying while the kernel still
-/// counts exiting processes in them (EBUSY).
+/// counts exiting processes in them (EBUSY). `dir` is removed straight away when it can be (no
+/// cgroups below it, no processes left: the usual case); the tree is listed only when that
+/// fails (EBUSY for a cgroup with children or processes), and then removed as before.
 fn remove_tree(dir: &Path) -> Result<()> {
+    match std::fs::remove_dir(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(_) => {}
+    }
     let mut dirs = match files::walk(dir) {
         Ok(d) => d,
         Err(_) if !dir.exists() => return Ok(()),

@@ -94,8 +94,12 @@ impl Manager {
     fn write(&self, r: &LinuxResources, update: bool) -> Result<()> {
         if !(update && r.devices().is_none()) {
             let rules = devices::rules(r.devices().as_ref())?;
-            match (self.v1_dir("devices"), &self.v2) {
-                (Some(dir), _) => devices::set_v1(dir, &rules)?,
+            let v1 = self.v1.iter().find(|c| c.has("devices"));
+            match (v1, &self.v2) {
+                // Made by `create` and not yet joined: see `devices::set_v1`.
+                (Some(cg), _) => {
+                    devices::set_v1(&cg.path, &rules, !update && cg.created.get() > 0)?
+                }
                 (None, Some(cg)) => bpf::set(&cg.path, &rules)?,
                 (None, None) => {
                     return Err(Error::invalid(

@@ -236,6 +236,17 @@ fn relative_path_and_parents() {
             );
         }
     }
+    // Every level of a new cpuset got the values of the nearest ancestor that had them.
+    if let Some(dir) = g.mgr.v1_dir("cpuset") {
+        let top = dir.ancestors().nth(3).unwrap();
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            let want = files::read(top, f).unwrap();
+            assert!(!want.is_empty());
+            for level in dir.ancestors().take(3) {
+                assert_eq!(files::read(level, f).unwrap(), want, "{}", level.display());
+            }
+        }
+    }
     g.mgr.destroy().unwrap();
     for cg in g.mgr.all() {
         let top = cg.path.parent().unwrap().parent().unwrap();
@@ -296,4 +307,60 @@ fn validate_names_the_field() {
     assert!(e.contains("linux.resources.unified"), "{e}");
     assert!(validate(Some(&deny_all())).is_ok());
     assert!(validate(None).is_ok());
+}
+
+#[test]
+fn cgroups_made_below_the_container_are_removed() {
+    if !can_run() {
+        return;
+    }
+    let g = Guard::new(&format!("/{}", name()));
+    g.mgr.create().unwrap();
+    for cg in g.mgr.all() {
+        std::fs::create_dir_all(cg.path.join("sub/deeper")).unwrap();
+        std::fs::create_dir(cg.path.join("other")).unwrap();
+    }
+    g.mgr.destroy().unwrap();
+    for cg in g.mgr.all() {
+        assert!(!cg.path.exists(), "{}", cg.path.display());
+    }
+}
+
+/// A new v1 devices cgroup starts with a copy of its parent's rules; after `set` it has exactly
+/// the container's, whatever it copied.
+#[test]
+fn new_v1_devices_cgroup_gets_exactly_its_rules() {
+    if !can_run() {
+        return;
+    }
+    let n = name();
+    let parent = Guard::new(&format!("/{n}"));
+    parent.mgr.create().unwrap();
+    let Some(parent_dir) = parent.mgr.v1_dir("devices") else {
+        return; // pure v2: see bpf_tests
+    };
+    let mut r = deny_all();
+    let mut kmsg = LinuxDeviceCgroup::default();
+    kmsg.set_allow(true);
+    kmsg.set_typ(Some("c".parse().unwrap()));
+    kmsg.set_major(Some(1));
+    kmsg.set_minor(Some(11));
+    kmsg.set_access(Some("r".into()));
+    r.devices_mut().as_mut().unwrap().push(kmsg);
+    parent.mgr.set(&r).unwrap();
+    let child = Guard::new(&format!("/{n}/c"));
+    child.mgr.create().unwrap();
+    let child_dir = child.mgr.v1_dir("devices").unwrap();
+    assert!(files::read(child_dir, "devices.list")
+        .unwrap()
+        .contains("c 1:11 r"));
+    child.mgr.set(&deny_all()).unwrap();
+    let list = files::read(child_dir, "devices.list").unwrap();
+    let parent_list = files::read(parent_dir, "devices.list").unwrap();
+    let without_kmsg: Vec<&str> = parent_list
+        .lines()
+        .filter(|l| !l.contains("1:11"))
+        .collect();
+    assert_eq!(list.lines().collect::<Vec<_>>(), without_kmsg);
+    drop(child);
 }

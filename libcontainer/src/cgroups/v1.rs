@@ -6,29 +6,39 @@ use super::files::{read, write};
 use crate::{Error, Result};
 
 /// A new cpuset cgroup starts with empty `cpuset.cpus` and `cpuset.mems`, and no process can
-/// join it until they are set: copy them down from the nearest ancestor that has them.
-pub(super) fn init_cpuset(dir: &Path) -> Result<()> {
-    let mut chain = Vec::new();
-    let mut d = dir;
-    loop {
-        let empty = ["cpuset.cpus", "cpuset.mems"]
-            .iter()
-            .map(|f| read(d, f).map(|v| v.is_empty()))
-            .collect::<Result<Vec<bool>>>()?;
-        if !empty.contains(&true) {
+/// join it until they are set: copy them down from the nearest ancestor that has them. Each
+/// file is read once: a level's value after the copy is the one written to it, so the level
+/// below gets that without reading it back.
+///
+/// The lowest `made` levels (from `dir` up) were made just now and are not read: a new cpuset
+/// holds either nothing or, with `cgroup.clone_children`, a copy of its parent's values, so
+/// writing the parent's values gives the same result either way (the kernel does nothing for
+/// a write that changes nothing).
+pub(super) fn init_cpuset(dir: &Path, made: u8) -> Result<()> {
+    const FILES: [&str; 2] = ["cpuset.cpus", "cpuset.mems"];
+    // From `dir` up to the first level that has both values, each with its values.
+    let mut levels = Vec::new();
+    let mut d = Some(dir);
+    while let Some(level) = d {
+        let values = if levels.len() < usize::from(made) {
+            [String::new(), String::new()]
+        } else {
+            [read(level, FILES[0])?, read(level, FILES[1])?]
+        };
+        let complete = values.iter().all(|v| !v.is_empty());
+        levels.push((level, values));
+        if complete {
             break;
         }
-        chain.push(d);
-        d = match d.parent() {
-            Some(p) => p,
-            None => break,
-        };
+        d = level.parent();
     }
-    for child in chain.iter().rev() {
-        let parent = child.parent().unwrap_or(child);
-        for f in ["cpuset.cpus", "cpuset.mems"] {
-            if read(child, f)?.is_empty() {
-                write(child, f, read(parent, f)?)?;
+    let mut above = [String::new(), String::new()];
+    for (level, values) in levels.into_iter().rev() {
+        for (i, value) in values.into_iter().enumerate() {
+            if value.is_empty() {
+                write(level, FILES[i], &above[i])?;
+            } else {
+                above[i] = value;
             }
         }
     }

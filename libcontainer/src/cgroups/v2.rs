@@ -79,8 +79,12 @@ pub(super) fn enable_controller(dir: &Path, controller: &str) -> Result<()> {
 
 /// Whether `cgroup.events` says the cgroup is frozen (by itself or an ancestor).
 pub(super) fn is_frozen(dir: &Path) -> Result<bool> {
-    let events = read(dir, "cgroup.events")?;
-    Ok(events.lines().any(|l| l.trim() == "frozen 1"))
+    Ok(frozen(&read(dir, "cgroup.events")?))
+}
+
+/// Whether a `cgroup.events` text says frozen.
+pub(super) fn frozen(events: &str) -> bool {
+    events.lines().any(|l| l.trim() == "frozen 1")
 }
 
 /// Freezes the cgroup and waits until the kernel reports it frozen; after `timeout` it is
