@@ -98,7 +98,7 @@ fn rows(setup: &Setup, benches: &[Bench], floor: &Series, scratch: &Path) -> Vec
             Metric::Exec,
         ),
         row(
-            "`create` peak RSS, ru_maxrss (KiB)".into(),
+            "`create` peak RSS, VmHWM at its exit (KiB)".into(),
             Metric::CreateMaxRss,
         ),
         row(

@@ -17,8 +17,6 @@ use crate::sys;
 #[derive(Debug)]
 pub struct Outcome {
     pub elapsed: Duration,
-    /// Peak RSS of the invoked process (not of its descendants), KiB.
-    pub maxrss_kib: i64,
 }
 
 /// Runs `cmd` with stdin and stdout on /dev/null and stderr into `err_file`. The time covers
@@ -44,17 +42,42 @@ pub fn timed(cmd: &mut Command, err_file: &Path, timeout: Duration) -> Result<Ou
         // The leader is not reaped yet, so the group is still this child's.
         let _ = kill(Pid::from_raw(-pid), Signal::SIGKILL);
     }
-    let (status, maxrss_kib) = sys::wait4(pid).map_err(|e| format!("wait4: {e}"))?;
+    let status = sys::wait_status(pid).map_err(|e| format!("waitpid: {e}"))?;
     let elapsed = start.elapsed();
     if !exited {
         return Err(format!("no exit within {:?}: killed", timeout));
     }
     match status {
-        WaitStatus::Exited(_, 0) => Ok(Outcome {
-            elapsed,
-            maxrss_kib,
-        }),
+        WaitStatus::Exited(_, 0) => Ok(Outcome { elapsed }),
         other => {
+            let text = fs::read_to_string(err_file).unwrap_or_default();
+            Err(first_error(&text).unwrap_or_else(|| format!("{other:?}")))
+        }
+    }
+}
+
+/// Runs `cmd` like [`timed`] (without a time limit) under ptrace, and returns the peak RSS
+/// of the program it runs, in KiB (see [`sys::peak_rss_at_exit`]). Not timed: the stops at
+/// its exec and exit would add to the time.
+pub fn peak_rss(cmd: &mut Command, err_file: &Path) -> Result<i64, String> {
+    let _ = fs::remove_file(err_file);
+    let stderr =
+        File::create(err_file).map_err(|e| format!("create {}: {e}", err_file.display()))?;
+    cmd.process_group(0)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(stderr);
+    sys::trace_at_exec(cmd);
+    let child = cmd
+        .spawn()
+        .map_err(|e| format!("spawn {}: {e}", cmd.get_program().to_string_lossy()))?;
+    let pid = child.id() as i32;
+    // Its first stop: the exec.
+    sys::wait_status(pid).map_err(|e| format!("waitpid: {e}"))?;
+    match sys::peak_rss_at_exit(pid)? {
+        (WaitStatus::Exited(_, 0), Some(kib)) => Ok(kib),
+        (WaitStatus::Exited(_, 0), None) => Err("no VmHWM at its exit".into()),
+        (other, _) => {
             let text = fs::read_to_string(err_file).unwrap_or_default();
             Err(first_error(&text).unwrap_or_else(|| format!("{other:?}")))
         }
@@ -182,6 +205,20 @@ impl Runtime {
                 Err(format!("create: {e}"))
             }
         }
+    }
+
+    /// The peak RSS of `create` (KiB), measured in its own invocation (see [`peak_rss`]); the
+    /// container is removed again.
+    pub fn create_peak_rss(&mut self, bundle: &Path) -> Result<f64, String> {
+        let id = self.new_id();
+        self.live.push((id.clone(), None));
+        let mut cmd = Command::new(&self.path);
+        cmd.arg("--root").arg(&self.root);
+        cmd.args([OsStr::new("create"), "--bundle".as_ref(), bundle.as_ref()]);
+        cmd.arg(&id);
+        let peak = peak_rss(&mut cmd, &self.work.join("stderr"));
+        self.remove(&id);
+        peak.map(|k| k as f64).map_err(|e| format!("create: {e}"))
     }
 
     /// A command that takes only the id: `start`, `state`.

@@ -1,5 +1,5 @@
 //! The process and mount calls the tool makes on itself: a private mount namespace, the child
-//! subreaper bit, `wait4` with rusage, reaping orphaned container inits, and an interrupt flag.
+//! subreaper bit, waiting (and the peak RSS of a traced child), reaping orphaned container inits, and an interrupt flag.
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -8,6 +8,7 @@ use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sched::{unshare, CloneFlags};
+use nix::sys::ptrace;
 use nix::sys::signal::{kill, sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
@@ -45,24 +46,60 @@ pub fn become_subreaper() -> nix::Result<()> {
     nix::sys::prctl::set_child_subreaper(true)
 }
 
-/// Waits for the child `pid`; returns its status and its peak RSS in KiB (`ru_maxrss`).
-pub fn wait4(pid: i32) -> nix::Result<(WaitStatus, i64)> {
-    let mut status = 0;
-    // SAFETY: rusage is plain old data; all-zero is a valid value.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+/// Waits for the child `pid` and reaps it; returns its status.
+pub fn wait_status(pid: i32) -> nix::Result<WaitStatus> {
     loop {
-        // SAFETY: both pointers are valid for writes for the duration of the call.
-        let ret = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-        match Errno::result(ret) {
+        match waitpid(Pid::from_raw(pid), None) {
             Err(Errno::EINTR) => continue,
-            Err(e) => return Err(e),
-            Ok(_) => break,
+            r => return r,
         }
     }
-    Ok((
-        WaitStatus::from_raw(Pid::from_raw(pid), status)?,
-        usage.ru_maxrss,
-    ))
+}
+
+/// Makes the program `cmd` runs a ptrace tracee of this process, stopped at its exec.
+pub fn trace_at_exec(cmd: &mut std::process::Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: PTRACE_TRACEME is one system call, safe between fork and exec.
+    unsafe {
+        cmd.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
+    }
+}
+
+/// Follows the traced child `pid` (stopped at its exec) to its end and returns its exit status
+/// and its peak RSS in KiB: the largest `VmHWM` of its images, read as it enters each further
+/// exec (crun re-executes itself) and when it stops at its exit. wait4's `ru_maxrss` would not
+/// do: at exec the kernel carries the spawner's own peak into it (its old address space,
+/// shared or copied), so a small program spawned by a bigger one reports the bigger one.
+pub fn peak_rss_at_exit(pid: i32) -> Result<(WaitStatus, Option<i64>), String> {
+    use ptrace::Options;
+    let pid = Pid::from_raw(pid);
+    let options =
+        Options::PTRACE_O_TRACEEXIT | Options::PTRACE_O_TRACEEXEC | Options::PTRACE_O_TRACESYSGOOD;
+    ptrace::setoptions(pid, options).map_err(|e| format!("PTRACE_SETOPTIONS: {e}"))?;
+    let mut peak: Option<i64> = None;
+    let mut deliver = None;
+    loop {
+        ptrace::syscall(pid, deliver).map_err(|e| format!("PTRACE_SYSCALL: {e}"))?;
+        deliver = None;
+        let status = wait_status(pid.as_raw()).map_err(|e| format!("waitpid: {e}"))?;
+        let read_peak = match status {
+            WaitStatus::Exited(..) | WaitStatus::Signaled(..) => return Ok((status, peak)),
+            WaitStatus::PtraceEvent(_, _, libc::PTRACE_EVENT_EXIT) => true,
+            WaitStatus::PtraceSyscall(_) => ptrace::getregs(pid).is_ok_and(|r| {
+                r.orig_rax == libc::SYS_execve as u64 || r.orig_rax == libc::SYS_execveat as u64
+            }),
+            WaitStatus::Stopped(_, sig) => {
+                deliver = Some(sig);
+                false
+            }
+            _ => false,
+        };
+        if read_peak {
+            if let Ok(kib) = vm_kib(pid.as_raw(), "VmHWM:") {
+                peak = peak.max(Some(kib));
+            }
+        }
+    }
 }
 
 /// Waits up to `timeout` for the child `pid` to exit, without reaping it; `false` on timeout.
@@ -162,13 +199,18 @@ pub fn cgroups_of(pid: i32) -> std::io::Result<String> {
 
 /// `VmRSS` of `pid` in KiB.
 pub fn vm_rss_kib(pid: i32) -> Result<f64, String> {
-    let path = format!("/proc/{pid}/status");
-    let status = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
-    parse_vm_rss(&status).ok_or_else(|| format!("{path}: no VmRSS"))
+    vm_kib(pid, "VmRSS:").map(|k| k as f64)
 }
 
-fn parse_vm_rss(status: &str) -> Option<f64> {
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+/// The `key` line (`VmRSS:`, `VmHWM:`) of `/proc/<pid>/status`, in KiB.
+fn vm_kib(pid: i32, key: &str) -> Result<i64, String> {
+    let path = format!("/proc/{pid}/status");
+    let status = std::fs::read_to_string(&path).map_err(|e| format!("read {path}: {e}"))?;
+    parse_vm_kib(&status, key).ok_or_else(|| format!("{path}: no {key}"))
+}
+
+fn parse_vm_kib(status: &str, key: &str) -> Option<i64> {
+    let line = status.lines().find(|l| l.starts_with(key))?;
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
@@ -188,7 +230,8 @@ mod tests {
     #[test]
     fn vm_rss_in_kib() {
         let status = "Name:\tsleep\nVmPeak:\t  1000 kB\nVmRSS:\t    1648 kB\nRssAnon:\t 296 kB\n";
-        assert_eq!(parse_vm_rss(status), Some(1648.0));
-        assert_eq!(parse_vm_rss("Name:\tzombie\n"), None);
+        assert_eq!(parse_vm_kib(status, "VmRSS:"), Some(1648));
+        assert_eq!(parse_vm_kib(status, "VmPeak:"), Some(1000));
+        assert_eq!(parse_vm_kib("Name:\tzombie\n", "VmRSS:"), None);
     }
 }

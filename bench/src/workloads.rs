@@ -28,13 +28,12 @@ pub enum Metric {
 }
 
 /// The metrics one shim-style cycle yields.
-const CYCLE_METRICS: [Metric; 7] = [
+const CYCLE_METRICS: [Metric; 6] = [
     Metric::Cycle,
     Metric::Create,
     Metric::Start,
     Metric::State,
     Metric::Delete,
-    Metric::CreateMaxRss,
     Metric::InitRss,
 ];
 
@@ -56,7 +55,6 @@ struct Cycle {
     start: Duration,
     wait: Duration,
     delete: Duration,
-    create_maxrss_kib: f64,
     init_rss_kib: f64,
 }
 
@@ -113,7 +111,6 @@ impl Bench {
                 start,
                 wait,
                 delete,
-                create_maxrss_kib: created.maxrss_kib as f64,
                 init_rss_kib,
             })
         };
@@ -133,7 +130,6 @@ impl Bench {
                     ms(c.start),
                     ms(c.state),
                     ms(c.delete),
-                    c.create_maxrss_kib,
                     c.init_rss_kib,
                 ];
                 for (m, v) in CYCLE_METRICS.into_iter().zip(values) {
@@ -177,6 +173,10 @@ impl Bench {
         }
         if !self.failed(Metric::Cycle) {
             self.record_cycle(&bundles.truth);
+        }
+        if !self.failed(Metric::CreateMaxRss) {
+            let r = self.rt.create_peak_rss(&bundles.truth);
+            self.series(Metric::CreateMaxRss).push(r);
         }
         if let Some(id) = &self.exec_target {
             if !self.failed(Metric::Exec) {
