@@ -78,6 +78,9 @@ pub(crate) fn apply_procfs(process: &Process, proc: &ProcFs) -> Result<()> {
 /// resolves them: no component is created through a magic link outside it.
 pub(crate) fn create_cwd(process: &Process) -> Result<()> {
     let cwd = process.cwd();
+    if is_root(cwd) {
+        return Ok(());
+    }
     let err = |e| Error::sys("mkdir", format!("process.cwd {}", cwd.display()), e);
     let root = open_root().map_err(err)?;
     match open_in_root(&root, cwd) {
@@ -95,6 +98,12 @@ pub(crate) fn create_cwd(process: &Process) -> Result<()> {
         path.push(part);
     }
     Ok(())
+}
+
+/// Whether `path` names the root whatever the file system holds: it has no component that
+/// could be a directory or a symlink (`/`, `/.`, `/..`).
+fn is_root(path: &Path) -> bool {
+    !path.components().any(|c| matches!(c, Component::Normal(_)))
 }
 
 /// The normal components of `path` with `.` and `..` applied lexically (as runc cleans it).
@@ -133,6 +142,9 @@ fn open_in_root(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
 
 /// Enters `cwd`, resolved inside the process's root (see [`open_in_root`]).
 fn enter(cwd: &Path) -> nix::Result<()> {
+    if is_root(cwd) {
+        return nix::unistd::chdir("/");
+    }
     let root = open_root()?;
     let dir = open_in_root(&root, cwd)?;
     nix::unistd::fchdir(&dir)
@@ -393,6 +405,8 @@ mod tests {
         let err = enter(Path::new("/proc/self/fd/0")).unwrap_err();
         assert_eq!(err, Errno::ELOOP);
         assert_eq!(lexical(Path::new("/a/./b/../../c/d/..")), ["c"]);
+        assert!(is_root(Path::new("/")) && is_root(Path::new("/./..")));
+        assert!(!is_root(Path::new("/a/..")), "a may be a symlink");
     }
 
     #[test]
