@@ -58,6 +58,8 @@ pub(crate) struct Launch<'a> {
     pub extra_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// `start` follows as soon as the launch returns (see [`init::Context::start_at_once`]).
+    pub start_at_once: bool,
 }
 
 /// The container's init, ready and waiting for `start`.
@@ -115,6 +117,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         no_new_keyring: l.no_new_keyring,
         proc: &proc,
         cgroup: &entry,
+        start_at_once: l.start_at_once,
     };
     let launched = if plan.needs_intermediate() {
         spawn_via_intermediate(&plan, init_ctx, &ours, clone_into)?
