@@ -34,6 +34,8 @@ pub(crate) struct Context<'a> {
     pub no_new_keyring: bool,
     /// The host's procfs, verified by the runtime: init's /proc writes go through it.
     pub proc: &'a ProcFs,
+    /// What the runtime learnt for the container's process (capabilities, signals).
+    pub prepared: &'a process::Prepared,
     /// `start` follows at once (`run`): init does not give back its pages before it waits.
     pub start_at_once: bool,
 }
@@ -129,7 +131,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         s.install(listener.take(), pid, &creating)?;
     }
     let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
-    let exec = process::apply(proc_spec, personality)?;
+    let exec = process::apply(proc_spec, ctx.prepared, personality)?;
     if let Some(s) = ctx.seccomp.filter(|s| !s.before_capabilities()) {
         s.install(listener.take(), pid, &creating)?;
     }

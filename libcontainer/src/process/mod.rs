@@ -3,6 +3,7 @@
 //! noNewPrivileges, personality, cwd, and finally `execve` of `args` with `env`.
 mod caps;
 mod exec;
+mod inherited;
 mod rlimits;
 mod sched;
 mod user;
@@ -150,11 +151,33 @@ fn enter(cwd: &Path) -> nix::Result<()> {
     nix::unistd::fchdir(&dir)
 }
 
+/// What the runtime learns for a process before it clones it, so that the clone reads nothing
+/// of it again: the capability sets it can grant, and what it inherits and must reset.
+pub(crate) struct Prepared {
+    caps: caps::Plan,
+    inherited: inherited::Inherited,
+}
+
+impl Prepared {
+    /// For `process`, to be cloned from the calling thread; `userns`: the process will be in a
+    /// user namespace other than the runtime's.
+    pub(crate) fn new(process: &Process, userns: bool) -> Result<Prepared> {
+        Ok(Prepared {
+            caps: caps::plan(process.capabilities().as_ref(), userns),
+            inherited: inherited::Inherited::of_runtime()?,
+        })
+    }
+}
+
 /// Everything up to, not including, `execve`: rlimits, scheduler, ioPriority, switch to the
 /// user (groups, gid, uid, umask) keeping the configured capabilities, cwd. Returns the prepared
 /// exec (the resolved executable and its argv/env), so a missing executable is a create error.
 /// `personality` is the spec's `linux.personality`, set by [`Exec::exec`].
-pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -> Result<Exec> {
+pub(crate) fn apply(
+    process: &Process,
+    prepared: &Prepared,
+    personality: Option<&LinuxPersonality>,
+) -> Result<Exec> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(s) = process.scheduler() {
         sched::apply_scheduler(s)?;
@@ -170,13 +193,12 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
     let env = exec::environment(process.env().as_deref().unwrap_or_default(), || {
         user::home_dir(user.uid())
     });
-    let plan = caps::plan(process.capabilities().as_ref());
-    caps::drop_bounding(&plan)?;
+    caps::drop_bounding(&prepared.caps)?;
     user::switch(user)?;
     if chdir_as_user {
         chdir(cwd)?;
     }
-    caps::apply(&plan)?;
+    caps::apply(&prepared.caps, prepared.inherited.ambient)?;
     let args = process.args().as_deref().unwrap_or_default();
     let program = args.first().map(String::as_str).unwrap_or_default();
     let path = exec::resolve(program, &env)?;
@@ -186,6 +208,7 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
         &env,
         process.no_new_privileges().unwrap_or(false),
         personality,
+        prepared.inherited,
     )
 }
 
@@ -348,7 +371,8 @@ mod tests {
             let p = process(json!({"rlimits": [
                 {"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}
             ]}));
-            let err = apply(&p, None).err().unwrap().to_string();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let err = apply(&p, &prepared, None).err().unwrap().to_string();
             let want = format!(
                 "setrlimit RLIMIT_NOFILE (soft {0}, hard {0}): EPERM",
                 hard + 1
@@ -409,6 +433,36 @@ mod tests {
         assert!(!is_root(Path::new("/a/..")), "a may be a symlink");
     }
 
+    /// An ambient capability the runtime holds is cleared, though the process may keep it in
+    /// its permitted and inheritable sets.
+    #[test]
+    fn the_runtimes_ambient_set_is_not_inherited() {
+        in_child(
+            "process::tests::the_runtimes_ambient_set_is_not_inherited",
+            || {
+                use crate::sys::caps::{ambient_raise, capset, CapSets};
+                let permitted = u64::from_str_radix(&status_field("CapPrm"), 16).unwrap();
+                let (effective, inheritable) = (permitted, 1 << 5);
+                capset(&CapSets {
+                    effective,
+                    permitted,
+                    inheritable,
+                })
+                .unwrap();
+                ambient_raise(5).unwrap();
+                let p = process(json!({"capabilities": {
+                    "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                    "inheritable": ["CAP_KILL"]
+                }}));
+                let prepared = Prepared::new(&p, false).unwrap();
+                assert_eq!(prepared.inherited.ambient, 1 << 5);
+                apply(&p, &prepared, None).unwrap();
+                assert_eq!(status_field("CapInh"), "0000000000000020");
+                assert_eq!(status_field("CapAmb"), "0000000000000000");
+            },
+        );
+    }
+
     #[test]
     fn missing_executable_fails_at_apply() {
         in_child("process::tests::missing_executable_fails_at_apply", || {
@@ -416,7 +470,8 @@ mod tests {
                 "args": ["berth-no-such-program"],
                 "env": ["PATH=/usr/bin:/bin"]
             }));
-            let err = apply(&p, None).err().unwrap().to_string();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let err = apply(&p, &prepared, None).err().unwrap().to_string();
             assert_eq!(
                 err,
                 "process.args: exec: \"berth-no-such-program\": executable file not found in $PATH"
@@ -456,7 +511,8 @@ mod tests {
             usr1.add(Signal::SIGUSR1);
             sigprocmask(SigmaskHow::SIG_BLOCK, Some(&usr1), None).unwrap();
             assert_ne!(status_field("SigIgn"), "0000000000000000");
-            let exec = apply(&p, None).unwrap();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let exec = apply(&p, &prepared, None).unwrap();
             for f in ["CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"] {
                 println!("pre {f}: {}", status_field(f));
             }
