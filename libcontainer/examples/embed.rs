@@ -17,7 +17,8 @@ fn main() -> berth::Result<()> {
     // process) stays its parent, so it can wait for it.
     let opts = CreateOptions::new(&id, &bundle)
         .root("/run/berth-embed")
-        .detach(false);
+        .detach(false)
+        .start_at_once(true);
     let container = Container::create(&opts)?;
     println!("created {} (init pid {})", container.id(), container.pid());
     println!(

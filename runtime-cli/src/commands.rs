@@ -71,7 +71,7 @@ pub fn delete(root: &Path, a: &DeleteArgs) -> Result<i32> {
 }
 
 pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
-    let opts = create_options(root, &a.create, a.detach);
+    let opts = create_options(root, &a.create, a.detach).start_at_once(true);
     if a.detach {
         let c = Container::create(&opts)?;
         if let Err(e) = c.start() {

@@ -130,6 +130,7 @@ impl Container {
             extra_fds: opts.listen_fds + opts.extra_fds,
             no_pivot: opts.no_pivot,
             no_new_keyring: opts.no_new_keyring,
+            start_at_once: opts.start_at_once,
         })
         .map_err(fail)?;
         let pid = launched.pid.as_raw();

@@ -22,6 +22,9 @@ pub struct CreateOptions {
     /// The caller will not stay attached (create, run --detach): a terminal then needs a
     /// console socket.
     pub detach: bool,
+    /// The caller starts the container as soon as create returns (run): init then skips
+    /// giving back the memory it would hold while it waits for `start`.
+    pub start_at_once: bool,
 }
 
 impl CreateOptions {
@@ -37,6 +40,7 @@ impl CreateOptions {
             no_pivot: false,
             no_new_keyring: false,
             detach: true,
+            start_at_once: false,
         }
     }
     pub fn root(mut self, root: impl Into<PathBuf>) -> Self {
@@ -69,6 +73,10 @@ impl CreateOptions {
     }
     pub fn detach(mut self, yes: bool) -> Self {
         self.detach = yes;
+        self
+    }
+    pub fn start_at_once(mut self, yes: bool) -> Self {
+        self.start_at_once = yes;
         self
     }
 }

@@ -59,6 +59,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
     let joins = namespaces_of(l.init_pid)?;
     let userns = joins.iter().any(|(f, ..)| *f == CloneFlags::CLONE_NEWUSER);
     super::warn_ptrace_exposure(l.process, userns, "the exec'd process");
+    let prepared = process::Prepared::new(l.process, userns)?;
     // The console and listener fds move into the clone closures, so the runtime's copies are
     // closed once the child exists (the agent sees EOF when the child is done with it).
     let (seccomp, listener) = super::prepare_seccomp(l.seccomp, l.process, l.root)?;
@@ -74,6 +75,14 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
         false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
     };
     let (ours, theirs) = sync::pair()?;
+    let child = Child {
+        proc: &proc,
+        prepared: &prepared,
+        entry: &entry,
+        console,
+        seccomp: seccomp.as_ref(),
+        listener,
+    };
     let (mid, _mid_fd) = clone3(Clone::default(), || {
         let result = joins
             .iter()
@@ -87,17 +96,7 @@ pub(crate) fn exec(l: &ExecLaunch) -> Result<Launched> {
                         cgroup: clone_into,
                         ..Default::default()
                     },
-                    || {
-                        child(
-                            l,
-                            &theirs,
-                            &proc,
-                            &entry,
-                            console,
-                            seccomp.as_ref(),
-                            listener,
-                        )
-                    },
+                    || child.run(l, &theirs),
                 )
                 .sys("clone3", "exec process")
             });
@@ -132,43 +131,56 @@ fn setup(l: &ExecLaunch, ch: &Channel, proc: &ProcFs, pid: i32, move_v2: bool) -
     }
 }
 
-/// The new process, in the container's namespaces: wait for Go, apply the process settings,
-/// `execve`.
-fn child(
-    l: &ExecLaunch,
-    ch: &Channel,
-    proc: &ProcFs,
-    entry: &Entry,
+/// What the new process takes from the runtime besides [`ExecLaunch`], made ready before the
+/// clone.
+struct Child<'a> {
+    proc: &'a ProcFs,
+    prepared: &'a process::Prepared,
+    entry: &'a Entry,
     console: Option<OwnedFd>,
-    seccomp: Option<&Seccomp>,
-    mut listener: Option<OwnedFd>,
-) -> i32 {
-    let result = (|| -> Result<Error> {
-        entry.join_v1()?;
-        let pid = match ch.recv()? {
-            Some(Msg::Go(pid)) => pid,
-            _ => return Err(Error::Init("runtime went away".into())),
+    seccomp: Option<&'a Seccomp>,
+    listener: Option<OwnedFd>,
+}
+
+impl Child<'_> {
+    /// The new process, in the container's namespaces: wait for Go, apply the process
+    /// settings, `execve`.
+    fn run(self, l: &ExecLaunch, ch: &Channel) -> i32 {
+        let Child {
+            proc,
+            prepared,
+            entry,
+            console,
+            seccomp,
+            mut listener,
+        } = self;
+        let result = (|| -> Result<Error> {
+            entry.join_v1()?;
+            let pid = match ch.recv()? {
+                Some(Msg::Go(pid)) => pid,
+                _ => return Err(Error::Init("runtime went away".into())),
+            };
+            if let Some(console) = console {
+                terminal::setup_pty(console, l.process.console_size().as_ref())?;
+            }
+            pass_fds(l.extra_fds)?;
+            crate::lsm::apply_exec_labels(l.process, proc)?;
+            // The same seccomp order as init's (see launch::init).
+            if let Some(s) = seccomp.filter(|s| s.before_capabilities()) {
+                s.install(listener.take(), pid, l.state_json)?;
+            }
+            let exec = process::apply(l.process, prepared, l.personality)?;
+            if let Some(s) = seccomp.filter(|s| !s.before_capabilities()) {
+                s.install(listener.take(), pid, l.state_json)?;
+            }
+            Ok(exec.exec())
+        })();
+        let e = match result {
+            Ok(e) | Err(e) => e,
         };
-        if let Some(console) = console {
-            terminal::setup_pty(console, l.process.console_size().as_ref())?;
-        }
-        pass_fds(l.extra_fds)?;
-        crate::lsm::apply_exec_labels(l.process, proc)?;
-        // The same seccomp order as init's (see launch::init).
-        if let Some(s) = seccomp.filter(|s| s.before_capabilities()) {
-            s.install(listener.take(), pid, l.state_json)?;
-        }
-        let exec = process::apply(l.process, l.personality)?;
-        if let Some(s) = seccomp.filter(|s| !s.before_capabilities()) {
-            s.install(listener.take(), pid, l.state_json)?;
-        }
-        Ok(exec.exec())
-    })();
-    let e = match result {
-        Ok(e) | Err(e) => e,
-    };
-    let _ = ch.send(&Msg::Error(e.to_string()));
-    1
+        let _ = ch.send(&Msg::Error(e.to_string()));
+        1
+    }
 }
 
 /// The namespaces of `pid` that differ from ours, opened, in joining order.

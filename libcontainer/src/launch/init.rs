@@ -34,6 +34,10 @@ pub(crate) struct Context<'a> {
     pub no_new_keyring: bool,
     /// The host's procfs, verified by the runtime: init's /proc writes go through it.
     pub proc: &'a ProcFs,
+    /// What the runtime learnt for the container's process (capabilities, signals).
+    pub prepared: &'a process::Prepared,
+    /// `start` follows at once (`run`): init does not give back its pages before it waits.
+    pub start_at_once: bool,
 }
 
 /// Entry point of the cloned init: returns the exit code only if something failed.
@@ -127,16 +131,17 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         s.install(listener.take(), pid, &creating)?;
     }
     let personality = spec.linux().as_ref().and_then(|l| l.personality().as_ref());
-    let exec = process::apply(proc_spec, personality)?;
+    let exec = process::apply(proc_spec, ctx.prepared, personality)?;
     if let Some(s) = ctx.seccomp.filter(|s| !s.before_capabilities()) {
         s.install(listener.take(), pid, &creating)?;
     }
 
     // Waiting can take long, and thousands of inits may wait at once: init gives back the code
-    // pages its setup touched, then waits for `start` (see sys::memory).
-    let segments = crate::sys::memory::readonly_segments();
+    // pages its setup touched, then waits for `start` (see sys::memory). When `start` follows
+    // at once, those pages would only fault back in.
+    let segments = (!ctx.start_at_once).then(crate::sys::memory::readonly_segments);
     ctx.channel.send(&Msg::Ready)?;
-    let conn = crate::sys::memory::drop_then_accept(&segments, ctx.exec_listener.as_fd())
+    let conn = crate::sys::memory::drop_then_accept(segments.as_ref(), ctx.exec_listener.as_fd())
         .sys("accept", super::EXEC_SOCKET)?;
     let mut conn = UnixStream::from(conn);
     // `start` sends one byte; an EOF means it gave up, and init must not run the process.

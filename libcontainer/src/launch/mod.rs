@@ -58,6 +58,8 @@ pub(crate) struct Launch<'a> {
     pub extra_fds: u32,
     pub no_pivot: bool,
     pub no_new_keyring: bool,
+    /// `start` follows as soon as the launch returns (see [`init::Context::start_at_once`]).
+    pub start_at_once: bool,
 }
 
 /// The container's init, ready and waiting for `start`.
@@ -85,6 +87,7 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     let plan = Plan::from_spec(spec);
     let process = spec.process().as_ref().expect("validated: process present");
     warn_ptrace_exposure(process, plan.userns(), "the container");
+    let prepared = crate::process::Prepared::new(process, plan.userns())?;
     let (ours, theirs) = sync::pair()?;
     let exec_listener = exec_socket(l.state_dir)?;
     let console = l
@@ -115,6 +118,8 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         no_new_keyring: l.no_new_keyring,
         proc: &proc,
         cgroup: &entry,
+        prepared: &prepared,
+        start_at_once: l.start_at_once,
     };
     let launched = if plan.needs_intermediate() {
         spawn_via_intermediate(&plan, init_ctx, &ours, clone_into)?

@@ -2,6 +2,9 @@
 //! Names come parsed by oci-spec; this module maps them to kernel numbers, skips (with a
 //! warning at validation) those the running kernel does not know, and applies the sets in
 //! the order the kernel's rules require.
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+
 use oci_spec::runtime::{Capabilities, Capability, LinuxCapabilities};
 
 use crate::error::SysContext;
@@ -142,33 +145,69 @@ pub(super) struct Plan {
     pub supported: u64,
 }
 
-/// The highest capability number the kernel knows (`/proc/sys/kernel/cap_last_cap`), probed
-/// with PR_CAPBSET_READ, which needs no /proc.
+/// The highest capability number the running kernel knows (`/proc/sys/kernel/cap_last_cap`),
+/// probed once per process with PR_CAPBSET_READ (which needs no /proc and fails with EINVAL
+/// past it): from berth's own last capability up or down, so that two calls find it on a
+/// kernel that knows exactly the capabilities berth does.
 fn last_cap() -> u32 {
-    (0..64)
-        .take_while(|n| sys::bounding_has(*n).is_ok())
-        .last()
-        .unwrap_or(0)
+    static LAST: OnceLock<u32> = OnceLock::new();
+    *LAST.get_or_init(|| {
+        let known = |n: u32| sys::bounding_has(n).is_ok();
+        let mut n = TABLE.len() as u32 - 1;
+        if known(n) {
+            while n < 63 && known(n + 1) {
+                n += 1;
+            }
+        } else {
+            while n > 0 && !known(n) {
+                n -= 1;
+            }
+        }
+        n
+    })
 }
 
-/// The capabilities in this process's bounding set: all it can ever hold, so all it can grant
-/// (in its user namespace). On a host whose own bounding set lacks some (as when the runtime
-/// runs in a restricted environment), those cannot be given to a container that shares the
-/// host's user namespace; a new user namespace starts with a full bounding set.
-fn grantable(last_cap: u32) -> u64 {
-    (0..=last_cap)
-        .filter(|n| sys::bounding_has(*n) == Ok(true))
-        .fold(0, |m, n| m | (1 << n))
+/// This process's bounding set as far as it was asked about: bit n of `PROBED` says that
+/// capability n was read (PR_CAPBSET_READ), bit n of `HELD` that it is in the set. The runtime
+/// never changes its own bounding set, so each capability is read at most once.
+static PROBED: AtomicU64 = AtomicU64::new(0);
+static HELD: AtomicU64 = AtomicU64::new(0);
+
+/// Of `wanted`, the capabilities in this process's bounding set: all it can ever hold, so all
+/// it can grant (in its user namespace). On a host whose own bounding set lacks some (as when
+/// the runtime runs in a restricted environment), those cannot be given to a container that
+/// shares the host's user namespace; a new user namespace starts with a full bounding set.
+fn grantable(wanted: u64) -> u64 {
+    let unread = wanted & !PROBED.load(Ordering::Acquire);
+    for n in (0..64u32).filter(|n| unread & (1 << n) != 0) {
+        if sys::bounding_has(n) == Ok(true) {
+            HELD.fetch_or(1 << n, Ordering::Relaxed);
+        }
+    }
+    PROBED.fetch_or(unread, Ordering::Release);
+    HELD.load(Ordering::Relaxed) & wanted
 }
 
 /// Turns `process.capabilities` into bitmasks. Capabilities the kernel does not know, or that
-/// this process cannot grant, are left out (see [`skipped`]); an absent set is empty.
-pub(super) fn plan(caps: Option<&LinuxCapabilities>) -> Plan {
-    let last = last_cap();
-    plan_for(caps, last).restricted_to(grantable(last))
+/// cannot be granted, are left out (see [`skipped`]); an absent set is empty. `userns`: the
+/// process will be in a user namespace other than the runtime's, whose bounding set starts
+/// full; otherwise it inherits the runtime's. The runtime calls this before it clones the
+/// process, which then reads nothing.
+pub(super) fn plan(caps: Option<&LinuxCapabilities>, userns: bool) -> Plan {
+    let plan = plan_for(caps, last_cap());
+    let grantable = match userns {
+        true => plan.supported,
+        false => grantable(plan.held()),
+    };
+    plan.restricted_to(grantable)
 }
 
 impl Plan {
+    /// Every capability some set other than the bounding set asks for.
+    fn held(&self) -> u64 {
+        self.effective | self.permitted | self.inheritable | self.ambient
+    }
+
     /// Leaves out of the sets that capset(2) and the ambient raise fill the capabilities not in
     /// `grantable` (the kernel would refuse them with EPERM). The bounding set stays as
     /// configured: dropping a capability that is already absent is harmless.
@@ -216,8 +255,11 @@ fn plan_for(caps: Option<&LinuxCapabilities>, last_cap: u32) -> Plan {
 /// own default spec has some). `validate` logs these while the runtime's stderr is still its
 /// own, not the container's.
 pub(super) fn skipped(caps: Option<&LinuxCapabilities>) -> Vec<String> {
+    if caps.is_none() {
+        return Vec::new();
+    }
     let last = last_cap();
-    skipped_for(caps, last, grantable(last))
+    skipped_for(caps, last, grantable(plan_for(caps, last).held()))
 }
 
 fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32, grantable: u64) -> Vec<String> {
@@ -238,7 +280,7 @@ fn skipped_for(caps: Option<&LinuxCapabilities>, last_cap: u32, grantable: u64) 
         ));
     }
     let plan = plan_for(caps, last_cap);
-    let held = plan.effective | plan.permitted | plan.inheritable | plan.ambient;
+    let held = plan.held();
     for n in (0..64u32).filter(|n| held & !grantable & (1 << n) != 0) {
         out.push(format!(
             "process.capabilities: {} is not in the runtime's bounding set and cannot be \
@@ -272,24 +314,24 @@ pub(super) fn drop_bounding(plan: &Plan) -> Result<()> {
 }
 
 /// Sets the effective, permitted and inheritable sets exactly as configured, then the
-/// ambient set. Runs after the user switch (which cleared the effective set).
+/// ambient set. Runs after the user switch (which cleared the effective set). `inherited`:
+/// the ambient set the runtime had when it cloned this process; nothing raised it since, so
+/// when it was empty there is nothing to clear.
 ///
 /// An ambient capability must also be permitted and inheritable; one that is not is skipped
 /// (see [`skipped`]), as runc does.
-pub(super) fn apply(plan: &Plan) -> Result<()> {
+pub(super) fn apply(plan: &Plan, inherited: u64) -> Result<()> {
     let sets = CapSets {
         effective: plan.effective,
         permitted: plan.permitted,
         inheritable: plan.inheritable,
     };
     sys::capset(&sets).sys("capset", "process.capabilities")?;
-    match sys::ambient_clear() {
-        // Kernels before 4.3 have no ambient set: nothing to clear.
-        Err(nix::errno::Errno::EINVAL) if plan.ambient == 0 => {}
-        r => r.sys(
+    if inherited != 0 {
+        sys::ambient_clear().sys(
             "prctl PR_CAP_AMBIENT_CLEAR_ALL",
             "process.capabilities.ambient",
-        )?,
+        )?;
     }
     for n in 0..64u32 {
         let bit = 1u64 << n;
@@ -435,7 +477,25 @@ mod tests {
         assert!(skipped_for(Some(&caps), 40, u64::MAX).is_empty());
         // The running process's own bounding set, as /proc shows it.
         let bnd = u64::from_str_radix(&crate::process::testutil::status_field("CapBnd"), 16);
-        assert_eq!(grantable(last_cap()), bnd.unwrap());
+        let bnd = bnd.unwrap();
+        let supported = plan_for(None, last_cap()).supported;
+        assert_eq!(grantable(1 << 5), bnd & (1 << 5));
+        assert_eq!(grantable(supported), bnd);
+    }
+
+    /// A process in a new user namespace starts with a full bounding set: it can be granted
+    /// what the runtime's own bounding set lacks.
+    #[test]
+    fn a_user_namespace_can_grant_every_known_capability() {
+        let caps: LinuxCapabilities = serde_json::from_value(serde_json::json!({
+            "effective": ["CAP_KILL", "CAP_SYS_RESOURCE"],
+            "permitted": ["CAP_KILL", "CAP_SYS_RESOURCE"]
+        }))
+        .unwrap();
+        let both = (1u64 << 5) | (1 << 24);
+        assert_eq!(plan(Some(&caps), true).permitted, both);
+        let bnd = u64::from_str_radix(&crate::process::testutil::status_field("CapBnd"), 16);
+        assert_eq!(plan(Some(&caps), false).permitted, both & bnd.unwrap());
     }
 
     #[test]

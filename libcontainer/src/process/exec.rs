@@ -15,6 +15,8 @@ use crate::error::SysContext;
 use crate::sys::exec::{reset_signal_dispositions, PreparedExec};
 use crate::{Error, Result};
 
+use super::inherited::Inherited;
+
 /// The PATH searched when `process.env` has none (runc's and Docker's default).
 pub(super) const DEFAULT_PATH: &str =
     "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -148,6 +150,7 @@ pub(crate) struct Exec {
     program: PreparedExec,
     no_new_privileges: bool,
     personality: Option<Persona>,
+    inherited: Inherited,
 }
 
 impl Exec {
@@ -157,6 +160,7 @@ impl Exec {
         env: &[String],
         no_new_privileges: bool,
         personality: Option<&LinuxPersonality>,
+        inherited: Inherited,
     ) -> Result<Exec> {
         let cstring = |s: &str, field: &str| {
             CString::new(s).map_err(|_| Error::invalid(field, format!("{s:?} contains NUL")))
@@ -175,6 +179,7 @@ impl Exec {
             program,
             no_new_privileges,
             personality: personality.map(persona),
+            inherited,
         })
     }
 
@@ -189,12 +194,14 @@ impl Exec {
         self.execve()
     }
 
-    /// Default signal dispositions and an empty signal mask (nothing of the runtime's leaks
-    /// into the container), the personality, and no_new_privs.
+    /// Default dispositions for the ignored signals and an empty signal mask (nothing of the
+    /// runtime's leaks into the container), the personality, and no_new_privs.
     fn prepare(&self) -> Result<()> {
-        reset_signal_dispositions();
-        sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
-            .sys("sigprocmask", "empty mask")?;
+        reset_signal_dispositions(self.inherited.ignored_signals);
+        if self.inherited.blocked_signals != 0 {
+            sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None)
+                .sys("sigprocmask", "empty mask")?;
+        }
         if let Some(p) = self.personality {
             personality::set(p).sys("personality", "linux.personality")?;
         }

@@ -3,6 +3,7 @@
 //! noNewPrivileges, personality, cwd, and finally `execve` of `args` with `env`.
 mod caps;
 mod exec;
+mod inherited;
 mod rlimits;
 mod sched;
 mod user;
@@ -78,6 +79,9 @@ pub(crate) fn apply_procfs(process: &Process, proc: &ProcFs) -> Result<()> {
 /// resolves them: no component is created through a magic link outside it.
 pub(crate) fn create_cwd(process: &Process) -> Result<()> {
     let cwd = process.cwd();
+    if is_root(cwd) {
+        return Ok(());
+    }
     let err = |e| Error::sys("mkdir", format!("process.cwd {}", cwd.display()), e);
     let root = open_root().map_err(err)?;
     match open_in_root(&root, cwd) {
@@ -95,6 +99,12 @@ pub(crate) fn create_cwd(process: &Process) -> Result<()> {
         path.push(part);
     }
     Ok(())
+}
+
+/// Whether `path` names the root whatever the file system holds: it has no component that
+/// could be a directory or a symlink (`/`, `/.`, `/..`).
+fn is_root(path: &Path) -> bool {
+    !path.components().any(|c| matches!(c, Component::Normal(_)))
 }
 
 /// The normal components of `path` with `.` and `..` applied lexically (as runc cleans it).
@@ -133,16 +143,41 @@ fn open_in_root(root: &OwnedFd, path: &Path) -> nix::Result<OwnedFd> {
 
 /// Enters `cwd`, resolved inside the process's root (see [`open_in_root`]).
 fn enter(cwd: &Path) -> nix::Result<()> {
+    if is_root(cwd) {
+        return nix::unistd::chdir("/");
+    }
     let root = open_root()?;
     let dir = open_in_root(&root, cwd)?;
     nix::unistd::fchdir(&dir)
+}
+
+/// What the runtime learns for a process before it clones it, so that the clone reads nothing
+/// of it again: the capability sets it can grant, and what it inherits and must reset.
+pub(crate) struct Prepared {
+    caps: caps::Plan,
+    inherited: inherited::Inherited,
+}
+
+impl Prepared {
+    /// For `process`, to be cloned from the calling thread; `userns`: the process will be in a
+    /// user namespace other than the runtime's.
+    pub(crate) fn new(process: &Process, userns: bool) -> Result<Prepared> {
+        Ok(Prepared {
+            caps: caps::plan(process.capabilities().as_ref(), userns),
+            inherited: inherited::Inherited::of_runtime()?,
+        })
+    }
 }
 
 /// Everything up to, not including, `execve`: rlimits, scheduler, ioPriority, switch to the
 /// user (groups, gid, uid, umask) keeping the configured capabilities, cwd. Returns the prepared
 /// exec (the resolved executable and its argv/env), so a missing executable is a create error.
 /// `personality` is the spec's `linux.personality`, set by [`Exec::exec`].
-pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -> Result<Exec> {
+pub(crate) fn apply(
+    process: &Process,
+    prepared: &Prepared,
+    personality: Option<&LinuxPersonality>,
+) -> Result<Exec> {
     rlimits::apply(process.rlimits().as_deref().unwrap_or_default())?;
     if let Some(s) = process.scheduler() {
         sched::apply_scheduler(s)?;
@@ -158,13 +193,12 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
     let env = exec::environment(process.env().as_deref().unwrap_or_default(), || {
         user::home_dir(user.uid())
     });
-    let plan = caps::plan(process.capabilities().as_ref());
-    caps::drop_bounding(&plan)?;
+    caps::drop_bounding(&prepared.caps)?;
     user::switch(user)?;
     if chdir_as_user {
         chdir(cwd)?;
     }
-    caps::apply(&plan)?;
+    caps::apply(&prepared.caps, prepared.inherited.ambient)?;
     let args = process.args().as_deref().unwrap_or_default();
     let program = args.first().map(String::as_str).unwrap_or_default();
     let path = exec::resolve(program, &env)?;
@@ -174,6 +208,7 @@ pub(crate) fn apply(process: &Process, personality: Option<&LinuxPersonality>) -
         &env,
         process.no_new_privileges().unwrap_or(false),
         personality,
+        prepared.inherited,
     )
 }
 
@@ -336,7 +371,8 @@ mod tests {
             let p = process(json!({"rlimits": [
                 {"type": "RLIMIT_NOFILE", "soft": hard + 1, "hard": hard + 1}
             ]}));
-            let err = apply(&p, None).err().unwrap().to_string();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let err = apply(&p, &prepared, None).err().unwrap().to_string();
             let want = format!(
                 "setrlimit RLIMIT_NOFILE (soft {0}, hard {0}): EPERM",
                 hard + 1
@@ -393,6 +429,38 @@ mod tests {
         let err = enter(Path::new("/proc/self/fd/0")).unwrap_err();
         assert_eq!(err, Errno::ELOOP);
         assert_eq!(lexical(Path::new("/a/./b/../../c/d/..")), ["c"]);
+        assert!(is_root(Path::new("/")) && is_root(Path::new("/./..")));
+        assert!(!is_root(Path::new("/a/..")), "a may be a symlink");
+    }
+
+    /// An ambient capability the runtime holds is cleared, though the process may keep it in
+    /// its permitted and inheritable sets.
+    #[test]
+    fn the_runtimes_ambient_set_is_not_inherited() {
+        in_child(
+            "process::tests::the_runtimes_ambient_set_is_not_inherited",
+            || {
+                use crate::sys::caps::{ambient_raise, capset, CapSets};
+                let permitted = u64::from_str_radix(&status_field("CapPrm"), 16).unwrap();
+                let (effective, inheritable) = (permitted, 1 << 5);
+                capset(&CapSets {
+                    effective,
+                    permitted,
+                    inheritable,
+                })
+                .unwrap();
+                ambient_raise(5).unwrap();
+                let p = process(json!({"capabilities": {
+                    "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"],
+                    "inheritable": ["CAP_KILL"]
+                }}));
+                let prepared = Prepared::new(&p, false).unwrap();
+                assert_eq!(prepared.inherited.ambient, 1 << 5);
+                apply(&p, &prepared, None).unwrap();
+                assert_eq!(status_field("CapInh"), "0000000000000020");
+                assert_eq!(status_field("CapAmb"), "0000000000000000");
+            },
+        );
     }
 
     #[test]
@@ -402,7 +470,8 @@ mod tests {
                 "args": ["berth-no-such-program"],
                 "env": ["PATH=/usr/bin:/bin"]
             }));
-            let err = apply(&p, None).err().unwrap().to_string();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let err = apply(&p, &prepared, None).err().unwrap().to_string();
             assert_eq!(
                 err,
                 "process.args: exec: \"berth-no-such-program\": executable file not found in $PATH"
@@ -442,7 +511,8 @@ mod tests {
             usr1.add(Signal::SIGUSR1);
             sigprocmask(SigmaskHow::SIG_BLOCK, Some(&usr1), None).unwrap();
             assert_ne!(status_field("SigIgn"), "0000000000000000");
-            let exec = apply(&p, None).unwrap();
+            let prepared = Prepared::new(&p, false).unwrap();
+            let exec = apply(&p, &prepared, None).unwrap();
             for f in ["CapEff", "CapPrm", "CapInh", "CapAmb", "CapBnd"] {
                 println!("pre {f}: {}", status_field(f));
             }

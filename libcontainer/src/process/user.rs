@@ -55,13 +55,19 @@ pub(super) fn home_dir(uid: u32) -> String {
 /// the process can reopen them through /proc/self/fd. Fds on /dev/null, fds that are closed,
 /// and inodes that this user namespace may not chown (EINVAL, EPERM, EROFS) are left alone.
 fn chown_stdio(uid: u32) -> Result<()> {
-    let null = stat("/dev/null").ok().map(|s| s.st_rdev);
+    // The container's /dev/null, looked up only for a character device not owned by `uid`.
+    let mut null = None;
     let (stdin, stdout, stderr) = (std::io::stdin(), std::io::stdout(), std::io::stderr());
     let stdio = [stdin.as_fd(), stdout.as_fd(), stderr.as_fd()];
     for (n, fd) in stdio.into_iter().enumerate() {
         let Ok(st) = fstat(fd) else { continue };
-        let is_null = (st.st_mode & libc::S_IFMT) == libc::S_IFCHR && Some(st.st_rdev) == null;
-        if st.st_uid == uid || is_null {
+        if st.st_uid == uid {
+            continue;
+        }
+        if (st.st_mode & libc::S_IFMT) == libc::S_IFCHR
+            && Some(st.st_rdev)
+                == *null.get_or_insert_with(|| stat("/dev/null").ok().map(|s| s.st_rdev))
+        {
             continue;
         }
         match fchown(fd, Some(Uid::from_raw(uid)), None) {
@@ -112,10 +118,17 @@ pub(super) fn switch(user: &User) -> Result<()> {
     };
     let g = Gid::from_raw(gid);
     setresgid(g, g, g).map_err(|e| Error::sys("setresgid", format!("{gid}{}", unmapped(e)), e))?;
-    nix::sys::prctl::set_keepcaps(true).sys("prctl PR_SET_KEEPCAPS", 1)?;
+    // The kernel clears the permitted set only when no uid stays 0: switching to uid 0 keeps
+    // it without PR_SET_KEEPCAPS (which is 0 here, and execve resets it anyway).
+    let keep = uid != 0;
+    if keep {
+        nix::sys::prctl::set_keepcaps(true).sys("prctl PR_SET_KEEPCAPS", 1)?;
+    }
     let u = Uid::from_raw(uid);
     setresuid(u, u, u).map_err(|e| Error::sys("setresuid", format!("{uid}{}", unmapped(e)), e))?;
-    nix::sys::prctl::set_keepcaps(false).sys("prctl PR_SET_KEEPCAPS", 0)?;
+    if keep {
+        nix::sys::prctl::set_keepcaps(false).sys("prctl PR_SET_KEEPCAPS", 0)?;
+    }
     umask(Mode::from_bits_truncate(
         user.umask().unwrap_or(DEFAULT_UMASK) as libc::mode_t,
     ));

@@ -1,11 +1,8 @@
-//! The last steps before the container's program runs: resetting every signal disposition and
+//! The last steps before the container's program runs: resetting ignored signals, and
 //! execve(2) with argv/envp arrays built in advance, so that nothing is allocated after `start`.
 use std::ffi::CString;
 
 use nix::errno::Errno;
-
-/// The kernel's `_NSIG`: signals are numbered 1..=64.
-const NSIG: libc::c_int = 64;
 
 /// The size of the kernel's signal set (not glibc's 128-byte `sigset_t`).
 #[cfg(any(target_arch = "mips", target_arch = "mips64"))]
@@ -13,18 +10,18 @@ const KERNEL_SIGSET_SIZE: usize = 16;
 #[cfg(not(any(target_arch = "mips", target_arch = "mips64")))]
 const KERNEL_SIGSET_SIZE: usize = 8;
 
-/// Sets every catchable signal's disposition to SIG_DFL. Handlers would be reset by execve
-/// anyway, but SIG_IGN survives it (Rust ignores SIGPIPE, and a runtime may inherit ignored
-/// signals from its caller) and would leak into the container. This calls rt_sigaction
-/// directly: glibc's sigaction refuses the signals it reserves (32 and 33), which may be
-/// ignored all the same. SIGKILL and SIGSTOP cannot be changed and are skipped.
-pub fn reset_signal_dispositions() {
+/// Sets the disposition of every signal in `signals` (bit n-1 for signal n, as in
+/// /proc/<pid>/status) to SIG_DFL. Handlers are reset by execve anyway, but SIG_IGN survives
+/// it, so the caller passes the signals it ignores. This calls rt_sigaction directly: glibc's
+/// sigaction refuses the signals it reserves (32 and 33), which may be ignored all the same.
+/// SIGKILL and SIGSTOP cannot be changed and are skipped.
+pub fn reset_signal_dispositions(signals: u64) {
     // A kernel `struct sigaction` with handler SIG_DFL (0), no flags, no restorer and an
     // empty mask is all zeros whatever the architecture's field order; this buffer is
     // larger than the struct on every architecture.
     let action = [0u64; 32];
-    for sig in 1..=NSIG {
-        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+    for sig in 1..=64 {
+        if signals & (1 << (sig - 1)) == 0 || sig == libc::SIGKILL || sig == libc::SIGSTOP {
             continue;
         }
         // SAFETY: `action` is a valid (all-zero) kernel sigaction that the kernel only

@@ -64,11 +64,12 @@ unsafe extern "C" fn collect(
     0
 }
 
-/// Drops the pages of `segs` (MADV_DONTNEED), then blocks in `accept4` on `listener` until
-/// `start` connects. Returns the accepted connection (close-on-exec).
+/// Drops the pages of `segs`, if given (MADV_DONTNEED), then blocks in `accept4` on `listener`
+/// until `start` connects. Returns the accepted connection (close-on-exec).
 #[inline(never)]
-pub fn drop_then_accept(segs: &Segments, listener: BorrowedFd) -> nix::Result<OwnedFd> {
-    for &(start, len) in &segs.ranges[..segs.len] {
+pub fn drop_then_accept(segs: Option<&Segments>, listener: BorrowedFd) -> nix::Result<OwnedFd> {
+    let ranges = segs.map_or(&[][..], |s| &s.ranges[..s.len]);
+    for &(start, len) in ranges {
         // SAFETY: each range is a mapped, read-only, file-backed segment of a loaded object;
         // MADV_DONTNEED only drops its page-table entries, and the next access refaults the
         // same bytes from the file (the files of running executables cannot change: ETXTBSY).
