@@ -2,6 +2,7 @@
 //! `/dev/ptmx`. Nothing is created when `/dev` itself is a bind mount from the host, as runc.
 //! Nodes are made with `mknodat` in a directory fd resolved inside the root; in a user namespace,
 //! where `mknod` is not allowed, the host's node is bind-mounted onto an empty file instead.
+use std::ffi::OsStr;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
@@ -63,9 +64,11 @@ pub(super) fn create(cfg: &RootfsConfig, root: &Root) -> Result<()> {
     if dev_is_bind {
         return Ok(());
     }
-    for node in nodes(cfg.spec) {
-        make_node(root, &node, cfg.userns)?;
-    }
+    // Node modes are exactly fileMode, whatever the umask.
+    let old = umask(Mode::empty());
+    let made = make_nodes(root, &nodes(cfg.spec), cfg.userns);
+    umask(old);
+    made?;
     let dev = root.create(Path::new("/dev"), Kind::Dir)?;
     let mut links: Vec<(&str, &str)> = SYMLINKS.to_vec();
     if Path::new("/proc/kcore").exists() {
@@ -127,30 +130,40 @@ fn nodes(spec: &Spec) -> Vec<Node> {
     nodes
 }
 
-fn make_node(root: &Root, node: &Node, userns: bool) -> Result<()> {
-    let (Some(parent), Some(name)) = (node.path.parent(), node.path.file_name()) else {
-        return Err(Error::invalid(
-            "linux.devices",
-            format!("bad path {}", node.path.display()),
-        ));
-    };
-    let dir = root.create(parent, Kind::Dir)?;
+/// Makes `nodes`, opening each parent directory once for a run of nodes that share it.
+fn make_nodes(root: &Root, nodes: &[Node], userns: bool) -> Result<()> {
+    let mut dir: Option<(&Path, OwnedFd)> = None;
+    for node in nodes {
+        let (Some(parent), Some(name)) = (node.path.parent(), node.path.file_name()) else {
+            return Err(Error::invalid(
+                "linux.devices",
+                format!("bad path {}", node.path.display()),
+            ));
+        };
+        let fd = match dir.take() {
+            Some((p, fd)) if p == parent => fd,
+            _ => root.create(parent, Kind::Dir)?,
+        };
+        make_node(root, &fd, name, node, userns)?;
+        dir = Some((parent, fd));
+    }
+    Ok(())
+}
+
+fn make_node(root: &Root, dir: &OwnedFd, name: &OsStr, node: &Node, userns: bool) -> Result<()> {
     if userns {
         return bind_node(root, node);
     }
-    // The node's mode is exactly fileMode, whatever the umask.
-    let old = umask(Mode::empty());
     let made = mknodat(
-        &dir,
+        dir,
         name,
         node.kind,
         Mode::from_bits_truncate(node.mode),
         makedev(node.major, node.minor),
     );
-    umask(old);
     match made {
         Ok(()) => fchownat(
-            &dir,
+            dir,
             name,
             Some(Uid::from_raw(node.uid)),
             Some(Gid::from_raw(node.gid)),
