@@ -24,14 +24,7 @@ pub struct Outcome {
 /// still running after `timeout` is killed with its process group (its own: a terminal's ^C
 /// reaches only the tool, which then cleans up).
 pub fn timed(cmd: &mut Command, err_file: &Path, timeout: Duration) -> Result<Outcome, String> {
-    // A fresh file every time: containers that inherited the previous one keep writing there.
-    let _ = fs::remove_file(err_file);
-    let stderr =
-        File::create(err_file).map_err(|e| format!("create {}: {e}", err_file.display()))?;
-    cmd.process_group(0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(stderr);
+    quiet(cmd, err_file)?;
     let start = Instant::now();
     let child = cmd
         .spawn()
@@ -56,10 +49,10 @@ pub fn timed(cmd: &mut Command, err_file: &Path, timeout: Duration) -> Result<Ou
     }
 }
 
-/// Runs `cmd` like [`timed`] (without a time limit) under ptrace, and returns the peak RSS
-/// of the program it runs, in KiB (see [`sys::peak_rss_at_exit`]). Not timed: the stops at
-/// its exec and exit would add to the time.
-pub fn peak_rss(cmd: &mut Command, err_file: &Path) -> Result<i64, String> {
+/// Gives `cmd` a process group of its own, stdin and stdout on /dev/null and stderr into
+/// `err_file`: a fresh file every time, as containers that inherited the previous one keep
+/// writing there.
+fn quiet(cmd: &mut Command, err_file: &Path) -> Result<(), String> {
     let _ = fs::remove_file(err_file);
     let stderr =
         File::create(err_file).map_err(|e| format!("create {}: {e}", err_file.display()))?;
@@ -67,6 +60,14 @@ pub fn peak_rss(cmd: &mut Command, err_file: &Path) -> Result<i64, String> {
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(stderr);
+    Ok(())
+}
+
+/// Runs `cmd` like [`timed`] (without a time limit) under ptrace, and returns the peak RSS
+/// of the program it runs, in KiB (see [`sys::peak_rss_at_exit`]). Not timed: the stops at
+/// its exec and exit would add to the time.
+pub fn peak_rss(cmd: &mut Command, err_file: &Path) -> Result<i64, String> {
+    quiet(cmd, err_file)?;
     sys::trace_at_exec(cmd);
     let child = cmd
         .spawn()

@@ -3,11 +3,10 @@
 use std::path::Path;
 
 use oci_spec::runtime::{
-    LinuxCpu, LinuxDeviceCgroup, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxPids,
-    LinuxResources,
+    LinuxCpu, LinuxHugepageLimit, LinuxMemory, LinuxNetwork, LinuxPids, LinuxResources,
 };
 
-use super::tests::{can_run, deny_all, name, Guard, HOST_ROOT};
+use super::tests::{can_run, deny_all, deny_all_but_kmsg_read, name, Guard, HOST_ROOT};
 use super::*;
 
 const MIB: i64 = 1 << 20;
@@ -165,14 +164,7 @@ fn v1_device_update_adds_and_removes_exceptions() {
         return; // pure v2: see bpf_tests
     };
     g.mgr.set(&deny_all()).unwrap();
-    let mut r = deny_all();
-    let mut kmsg = LinuxDeviceCgroup::default();
-    kmsg.set_allow(true);
-    kmsg.set_typ(Some("c".parse().unwrap()));
-    kmsg.set_major(Some(1));
-    kmsg.set_minor(Some(11));
-    kmsg.set_access(Some("r".into()));
-    r.devices_mut().as_mut().unwrap().push(kmsg);
+    let r = deny_all_but_kmsg_read();
     g.mgr.update(&r).unwrap();
     let list = files::read(dir, "devices.list").unwrap();
     assert!(list.contains("c 1:11 r"), "{list}");

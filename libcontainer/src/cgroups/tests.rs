@@ -115,6 +115,19 @@ impl Drop for Guard {
     }
 }
 
+/// [`deny_all`], then read access to /dev/kmsg (c 1:11).
+pub(super) fn deny_all_but_kmsg_read() -> LinuxResources {
+    let mut kmsg = LinuxDeviceCgroup::default();
+    kmsg.set_allow(true);
+    kmsg.set_typ(Some("c".parse().unwrap()));
+    kmsg.set_major(Some(1));
+    kmsg.set_minor(Some(11));
+    kmsg.set_access(Some("r".into()));
+    let mut r = deny_all();
+    r.devices_mut().as_mut().unwrap().push(kmsg);
+    r
+}
+
 pub(super) fn deny_all() -> LinuxResources {
     let mut deny = LinuxDeviceCgroup::default();
     deny.set_access(Some("rwm".into()));
@@ -339,14 +352,7 @@ fn new_v1_devices_cgroup_gets_exactly_its_rules() {
     let Some(parent_dir) = parent.mgr.v1_dir("devices") else {
         return; // pure v2: see bpf_tests
     };
-    let mut r = deny_all();
-    let mut kmsg = LinuxDeviceCgroup::default();
-    kmsg.set_allow(true);
-    kmsg.set_typ(Some("c".parse().unwrap()));
-    kmsg.set_major(Some(1));
-    kmsg.set_minor(Some(11));
-    kmsg.set_access(Some("r".into()));
-    r.devices_mut().as_mut().unwrap().push(kmsg);
+    let r = deny_all_but_kmsg_read();
     parent.mgr.set(&r).unwrap();
     let child = Guard::new(&format!("/{n}/c"));
     child.mgr.create().unwrap();
