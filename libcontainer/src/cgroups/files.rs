@@ -65,9 +65,7 @@ pub(super) fn read_in_existing(dir: &Path, file: &str) -> Result<Option<String>>
 
 /// Writes `value` to `dir/file` in one `write(2)`, as cgroup files require.
 pub(super) fn write(dir: &Path, file: &str, value: impl std::fmt::Display) -> Result<()> {
-    let path = dir.join(file);
-    let value = value.to_string();
-    write_raw(&path, &value).map_err(|e| err(path, format!("write {value:?}: {e}")))
+    Writer::new(dir, file).write(&value.to_string())
 }
 
 /// [`write`] returning the plain `io::Error`, for callers that handle some errors themselves.

@@ -214,10 +214,11 @@ impl Manager {
     }
 
     fn v1_dir(&self, controller: &str) -> Option<&Path> {
-        self.v1
-            .iter()
-            .find(|c| c.has(controller))
-            .map(|c| c.path.as_path())
+        self.v1_cgroup(controller).map(|c| c.path.as_path())
+    }
+
+    fn v1_cgroup(&self, controller: &str) -> Option<&Cgroup> {
+        self.v1.iter().find(|c| c.has(controller))
     }
 
     fn freezer(&self) -> Option<Freezer<'_>> {

@@ -94,8 +94,7 @@ impl Manager {
     fn write(&self, r: &LinuxResources, update: bool) -> Result<()> {
         if !(update && r.devices().is_none()) {
             let rules = devices::rules(r.devices().as_ref())?;
-            let v1 = self.v1.iter().find(|c| c.has("devices"));
-            match (v1, &self.v2) {
+            match (self.v1_cgroup("devices"), &self.v2) {
                 // Made by `create` and not yet joined: see `devices::set_v1`.
                 (Some(cg), _) => {
                     devices::set_v1(&cg.path, &rules, !update && cg.created.get() > 0)?
