@@ -136,7 +136,7 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<i32> {
         Ok(json!({"type": "stats", "id": a.id, "data": data}).to_string())
     };
     if a.stats {
-        println!("{}", stats_event(&container)?);
+        outln!("{}", stats_event(&container)?);
         return Ok(0);
     }
     let interval = parse_duration(&a.interval).ok_or_else(|| {
@@ -152,11 +152,11 @@ pub fn events(root: &Path, a: &EventsArgs) -> Result<i32> {
     while container.status() != Status::Stopped {
         let now_ooms = container.oom_kills().unwrap_or(ooms);
         if now_ooms > ooms {
-            println!("{}", json!({"type": "oom", "id": a.id}));
+            outln!("{}", json!({"type": "oom", "id": a.id}));
             ooms = now_ooms;
         }
         if Instant::now() >= next_stats {
-            println!("{}", stats_event(&container)?);
+            outln!("{}", stats_event(&container)?);
             next_stats += interval;
         }
         std::thread::sleep(tick);
@@ -204,7 +204,7 @@ pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {
                 "ps --format json takes no ps(1) options".into(),
             ));
         }
-        println!("{}", serde_json::to_string(&pids).expect("pids serialise"));
+        outln!("{}", serde_json::to_string(&pids).expect("pids serialise"));
         return Ok(0);
     }
     let args: Vec<String> = if a.ps_args.is_empty() {
@@ -223,7 +223,7 @@ pub fn ps(root: &Path, a: &PsArgs) -> Result<i32> {
             String::from_utf8_lossy(&out.stderr).trim()
         )));
     }
-    print!(
+    out!(
         "{}",
         filter_ps(&String::from_utf8_lossy(&out.stdout), &pids)?
     );

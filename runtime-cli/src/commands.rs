@@ -51,7 +51,7 @@ pub fn start(root: &Path, id: &str) -> Result<i32> {
 
 pub fn state(root: &Path, id: &str) -> Result<i32> {
     let state = Container::load(root, id)?.state()?;
-    println!(
+    outln!(
         "{}",
         serde_json::to_string_pretty(&state).expect("state serialises")
     );
@@ -86,9 +86,8 @@ pub fn run(root: &Path, a: &RunArgs) -> Result<i32> {
 pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
     let states = Container::list_states(root)?;
     if a.quiet {
-        for s in &states {
-            println!("{}", s.id);
-        }
+        let ids: String = states.iter().map(|s| format!("{}\n", s.id)).collect();
+        out!("{ids}");
     } else if a.format == "json" {
         // runc encodes an empty list as `null`.
         let out = if states.is_empty() {
@@ -96,9 +95,9 @@ pub fn list(root: &Path, a: &ListArgs) -> Result<i32> {
         } else {
             serde_json::to_string(&states).expect("state serialises")
         };
-        println!("{out}");
+        outln!("{out}");
     } else {
-        print!("{}", table(&states));
+        out!("{}", table(&states));
     }
     Ok(0)
 }
@@ -160,7 +159,7 @@ pub fn features() -> Result<i32> {
     berth::features::features()
         .serialize(&mut ser)
         .expect("features serialise");
-    println!("{}", String::from_utf8_lossy(&out));
+    outln!("{}", String::from_utf8_lossy(&out));
     Ok(0)
 }
 

@@ -1,4 +1,14 @@
 //! `berth`: runc's command line over the berth library.
+/// `print!` for a command's output on stdout; see [`write_out`].
+macro_rules! out {
+    ($($arg:tt)*) => { $crate::write_out(format_args!($($arg)*)) };
+}
+
+/// `println!` for a command's output on stdout; see [`write_out`].
+macro_rules! outln {
+    ($($arg:tt)*) => { $crate::write_out(format_args!("{}\n", format_args!($($arg)*))) };
+}
+
 mod cgroup_cmds;
 mod cli;
 mod commands;
@@ -135,4 +145,19 @@ fn fatal(path: Option<&std::path::Path>, format: log::Format, msg: &str) -> ! {
         Err(_) => eprintln!("{msg}"),
     }
     std::process::exit(1);
+}
+
+/// Writes command output to stdout. When the reader has gone (`berth list | head -1`) berth
+/// ends as runc does, quietly and with the status of a death by SIGPIPE, not with a panic; any
+/// other write error is a one-line error.
+fn write_out(args: std::fmt::Arguments) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout.write_fmt(args).and_then(|()| stdout.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        eprintln!("write output: {e}");
+        std::process::exit(1);
+    }
 }
