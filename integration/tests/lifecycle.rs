@@ -79,6 +79,75 @@ fn process_exit_stops_the_container() {
 }
 
 /// `kill <id> KILL`, `kill <id> 9` (containerd) and `kill <id> SIGKILL` all kill init.
+/// `list` as scripts and engines parse it: every container of the root, sorted by id, in its
+/// own status (an exited init not yet reaped is stopped, with pid 0), owned by root; `-q` gives
+/// the ids alone. Neither a state directory without a record (a create in progress) nor one
+/// whose lock another command holds keeps it from answering.
+#[test]
+fn list_shows_every_container_in_its_status() {
+    let t = TestEnv::new("list");
+    let mut bundles: Vec<Bundle> = (0..4).map(|_| t.bundle()).collect();
+    for b in &mut bundles[..3] {
+        b.payload(&["sleep", "1000"]);
+    }
+    bundles[3].payload(&["exit", "0"]);
+    let [created, running, paused, stopped] = &bundles[..] else {
+        unreachable!()
+    };
+    t.create(created).ok();
+    t.create_and_start(running);
+    t.create(paused).ok();
+    t.call(paused, ["pause", &paused.id]).run().ok();
+    let pid = t.create_and_start(stopped);
+    assert!(host::wait_for_exit(
+        pid,
+        berth_integration::paths::hang_limit()
+    ));
+    fs::create_dir(t.rt.root.join("being-created")).unwrap();
+    let _held = nix::fcntl::Flock::lock(
+        fs::File::open(t.rt.root.join(&running.id)).unwrap(),
+        nix::fcntl::FlockArg::LockExclusive,
+    )
+    .unwrap();
+
+    let out = t.call_here(["list", "--format", "json"]).run();
+    let listed: Vec<serde_json::Value> = serde_json::from_str(out.ok().stdout.trim()).unwrap();
+    let mut want: Vec<(&str, &str)> = vec![
+        (&created.id, "created"),
+        (&running.id, "running"),
+        (&paused.id, "paused"),
+        (&stopped.id, "stopped"),
+    ];
+    want.sort();
+    let got: Vec<(&str, &str)> = listed
+        .iter()
+        .map(|s| (s["id"].as_str().unwrap(), s["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(got, want, "{out}");
+    for s in &listed {
+        assert_eq!(s["owner"], "root", "{s}");
+        let pid = s["pid"].as_i64().unwrap();
+        assert_eq!(pid == 0, s["status"] == "stopped", "{s}");
+    }
+
+    let table = t.call_here(["list"]).run();
+    let rows: Vec<&str> = table.ok().stdout.lines().collect();
+    assert!(rows[0].starts_with("ID "), "{table}");
+    assert!(rows[0].ends_with(" OWNER"), "{table}");
+    for ((id, status), row) in want.iter().zip(&rows[1..]) {
+        let cols: Vec<&str> = row.split_whitespace().collect();
+        assert_eq!(
+            (cols[0], cols[2], cols[5]),
+            (*id, *status, "root"),
+            "{table}"
+        );
+    }
+    let quiet = t.call_here(["list", "-q"]).run();
+    let ids: Vec<&str> = quiet.ok().stdout.lines().collect();
+    assert_eq!(ids, want.iter().map(|w| w.0).collect::<Vec<_>>());
+    t.call(paused, ["resume", &paused.id]).run().ok();
+}
+
 #[test]
 fn kill_by_name_and_number() {
     let t = TestEnv::new("kill-forms");

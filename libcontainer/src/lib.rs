@@ -34,6 +34,7 @@ pub mod spec;
 pub mod state;
 
 mod cgroups;
+mod files;
 mod hooks;
 mod launch;
 mod lsm;

@@ -1,13 +1,16 @@
 //! Container state: the public [`State`] that `berth state` prints (runc's shape), and the
 //! state directory `<root>/<id>/` that holds the persisted record, guarded by a lock.
 use std::collections::HashMap;
-use std::fs;
+use std::fs::{self, File};
 use std::io::Write;
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use nix::fcntl::{Flock, FlockArg};
+use nix::errno::Errno;
+use nix::fcntl::AtFlags;
+use nix::fcntl::{open, openat, Flock, FlockArg, OFlag};
+use nix::sys::stat::{fstatat, Mode, SFlag};
 use serde::{Deserialize, Serialize};
 
 use crate::error::IoContext;
@@ -119,11 +122,6 @@ impl StateDir {
         self.path.join(name)
     }
 
-    /// The uid that owns the directory (runc's `owner`).
-    pub fn owner_uid(&self) -> Result<u32> {
-        Ok(fs::metadata(&self.path).ctx("stat", &self.path)?.uid())
-    }
-
     /// Writes the record atomically: a reader sees the old or the new one, never a torn file.
     pub fn save<T: Serialize>(&self, record: &T) -> Result<()> {
         let data = serde_json::to_vec(record).expect("state record serialises");
@@ -132,16 +130,7 @@ impl StateDir {
 
     pub fn load<T: for<'de> Deserialize<'de>>(&self) -> Result<T> {
         let path = self.join(RECORD);
-        let data = match fs::read(&path) {
-            Ok(d) => d,
-            // A create that died before its first save leaves a directory without a record.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
-            Err(e) => return Err(Error::io("read", path, e)),
-        };
-        serde_json::from_slice(&data).map_err(|e| Error::Config {
-            path,
-            reason: e.to_string(),
-        })
+        parse_record(&path, File::open(&path))
     }
 
     /// Removes the directory and everything in it; the lock goes with the value.
@@ -156,6 +145,98 @@ impl StateDir {
     pub fn as_fd(&self) -> std::os::fd::BorrowedFd<'_> {
         self._lock.as_fd()
     }
+}
+
+/// A state root read without taking any container's lock, as `list` does: records are written
+/// atomically, so a reader sees a whole one; a container whose record is not written yet (being
+/// created) or that is deleted meanwhile is left out. Paths are resolved beneath the root's fd.
+pub(crate) struct StateRoot {
+    path: PathBuf,
+    fd: OwnedFd,
+}
+
+impl StateRoot {
+    /// Opens the root; `None` if it does not exist (no container was ever created there).
+    pub fn open(path: &Path) -> Result<Option<StateRoot>> {
+        match open(
+            path,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(Some(StateRoot {
+                path: path.to_path_buf(),
+                fd,
+            })),
+            Err(Errno::ENOENT) => Ok(None),
+            Err(e) => Err(Error::sys("open", path.display(), e)),
+        }
+    }
+
+    /// The ids of the state directories under the root (entries that are no valid id or no
+    /// directory are skipped), each with the uid that owns its directory (runc's `owner`).
+    pub fn entries(&self) -> Result<Vec<(String, u32)>> {
+        let mut out = Vec::new();
+        for entry in fs::read_dir(&self.path).ctx("read dir", &self.path)? {
+            let entry = entry.ctx("read dir", &self.path)?;
+            let Some(id) = entry.file_name().to_str().map(str::to_owned) else {
+                continue;
+            };
+            if crate::id::validate(&id).is_err() {
+                continue;
+            }
+            match fstatat(&self.fd, id.as_str(), AtFlags::AT_SYMLINK_NOFOLLOW) {
+                Ok(st)
+                    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR =>
+                {
+                    out.push((id, st.st_uid))
+                }
+                Ok(_) | Err(Errno::ENOENT) => {}
+                Err(e) => return Err(Error::sys("stat", self.path.join(&id).display(), e)),
+            }
+        }
+        Ok(out)
+    }
+
+    /// The record of `id`; [`Error::NotExist`] if it has none (yet, or any more).
+    pub fn load<T: for<'de> Deserialize<'de>>(&self, id: &str) -> Result<T> {
+        let rel = format!("{id}/{RECORD}");
+        let file = openat(
+            &self.fd,
+            rel.as_str(),
+            OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .map(File::from)
+        .map_err(std::io::Error::from);
+        parse_record(&self.path.join(rel), file)
+    }
+
+    /// Whether `<id>/<name>` exists.
+    pub fn has(&self, id: &str, name: &str) -> bool {
+        fstatat(
+            &self.fd,
+            format!("{id}/{name}").as_str(),
+            AtFlags::AT_SYMLINK_NOFOLLOW,
+        )
+        .is_ok()
+    }
+}
+
+/// Reads and parses the record at `path` from the opened `file`. A missing record is
+/// [`Error::NotExist`]: a create that died before its first save leaves a directory without one.
+fn parse_record<T: for<'de> Deserialize<'de>>(
+    path: &Path,
+    file: std::io::Result<File>,
+) -> Result<T> {
+    let data = match file.and_then(|mut f| crate::files::read_until(&mut f, |_| false)) {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Error::NotExist),
+        Err(e) => return Err(Error::io("read", path, e)),
+    };
+    serde_json::from_slice(&data).map_err(|e| Error::Config {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })
 }
 
 /// Writes `data` to `path` through a temporary file and a rename.

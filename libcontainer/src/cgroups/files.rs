@@ -1,35 +1,19 @@
 //! Reading and writing cgroup interface files, with errors that name the file and the value.
-use std::io::{Read, Write};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+
+use nix::fcntl::OFlag;
+use nix::sys::stat::Mode;
 use std::time::{Duration, Instant};
 
+pub(super) use crate::files::read_whole;
 use crate::{Error, Result};
 
 fn err(path: PathBuf, reason: String) -> Error {
     Error::Cgroup { path, reason }
-}
-
-/// The whole of a file, read with an open, reads into a buffer that holds a typical cgroup or
-/// `/proc` file at once (until `read` returns 0) and a close. `std::fs::read_to_string` would
-/// `statx` the file first for a size hint (always 0 on these filesystems) and then read in
-/// steps starting at 32 bytes.
-pub(super) fn read_whole(path: &Path) -> std::io::Result<String> {
-    let mut f = std::fs::File::open(path)?;
-    let mut buf = vec![0u8; 4096];
-    let mut len = 0;
-    loop {
-        if len == buf.len() {
-            buf.resize(len * 2, 0);
-        }
-        match f.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    buf.truncate(len);
-    String::from_utf8(buf).map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))
 }
 
 /// The content of `dir/file`, trimmed.
@@ -51,15 +35,60 @@ pub(super) fn read_opt(dir: &Path, file: &str) -> Result<Option<String>> {
     }
 }
 
-/// Like [`read`], but `None` when `dir` itself does not exist (a cgroup removed meanwhile). The
-/// file is read first and `dir` looked at only when that fails, so the usual case costs no
-/// extra `stat`.
-pub(super) fn read_in_existing(dir: &Path, file: &str) -> Result<Option<String>> {
-    let path = dir.join(file);
-    match read_whole(&path) {
+/// Like [`read`], but `None` when `dir` itself does not exist (a cgroup removed meanwhile), and
+/// the reading stops once `enough` says the text so far holds what the caller needs. The file
+/// is opened beneath `dir`'s parent when `parents` has it open. It is read first and `dir`
+/// looked at only when that fails, so the usual case costs no extra `stat`.
+pub(super) fn read_in_existing(
+    dir: &Path,
+    file: &str,
+    parents: Option<&mut Parents>,
+    enough: impl Fn(&[u8]) -> bool,
+) -> Result<Option<String>> {
+    let opened = match parents {
+        Some(parents) => parents.open(dir, file),
+        None => File::open(dir.join(file)),
+    };
+    let read = opened
+        .and_then(|mut f| crate::files::read_until(&mut f, enough))
+        .and_then(crate::files::utf8);
+    match read {
         Ok(s) => Ok(Some(s.trim().to_string())),
         Err(_) if !dir.exists() => Ok(None),
-        Err(e) => Err(err(path, format!("read: {e}"))),
+        Err(e) => Err(err(dir.join(file), format!("read: {e}"))),
+    }
+}
+
+/// Open parent directories of cgroups, for reading a file of each of many sibling cgroups (the
+/// freezer state of every container, for `list`): each file is then opened as `<name>/<file>`
+/// beneath its cgroup's open parent, not by a walk from `/` across the sysfs, tmpfs and cgroup
+/// mounts.
+#[derive(Default)]
+pub(crate) struct Parents(HashMap<PathBuf, Option<OwnedFd>>);
+
+impl Parents {
+    fn open(&mut self, dir: &Path, file: &str) -> std::io::Result<File> {
+        let (Some(parent), Some(name)) = (dir.parent(), dir.file_name()) else {
+            return File::open(dir.join(file));
+        };
+        if !self.0.contains_key(parent) {
+            let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+            let fd = nix::fcntl::open(parent, flags, Mode::empty()).ok();
+            self.0.insert(parent.to_path_buf(), fd);
+        }
+        match &self.0[parent] {
+            Some(fd) => {
+                let rel = Path::new(name).join(file);
+                let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+                Ok(File::from(nix::fcntl::openat(
+                    fd,
+                    &rel,
+                    flags,
+                    Mode::empty(),
+                )?))
+            }
+            None => File::open(dir.join(file)),
+        }
     }
 }
 
@@ -215,9 +244,29 @@ mod tests {
         std::fs::write(base.join("long"), format!("{long}\n")).unwrap();
         assert_eq!(read(&base, "long").unwrap(), long);
         assert_eq!(read_opt(&base, "none").unwrap(), None);
-        assert!(read_in_existing(&base, "none").is_err());
-        assert_eq!(read_in_existing(&base.join("gone"), "f").unwrap(), None);
-        assert_eq!(read_in_existing(&base, "long").unwrap().unwrap(), long);
+        let to_end = |_: &[u8]| false;
+        assert!(read_in_existing(&base, "none", None, to_end).is_err());
+        assert_eq!(
+            read_in_existing(&base.join("gone"), "f", None, to_end).unwrap(),
+            None
+        );
+        assert_eq!(
+            read_in_existing(&base, "long", None, to_end)
+                .unwrap()
+                .unwrap(),
+            long
+        );
+        let mut parents = Parents::default();
+        let gone = base.join("gone");
+        assert_eq!(
+            read_in_existing(&gone, "f", Some(&mut parents), to_end).unwrap(),
+            None
+        );
+        let sub = base.join("sub");
+        std::fs::create_dir(&sub).unwrap();
+        std::fs::write(sub.join("f"), "v\n").unwrap();
+        let read = read_in_existing(&sub, "f", Some(&mut parents), |t| t.ends_with(b"\n"));
+        assert_eq!(read.unwrap().as_deref(), Some("v"));
         std::fs::remove_dir_all(&base).unwrap();
     }
 }

@@ -20,6 +20,7 @@ mod pids;
 mod rdma;
 mod resources;
 mod stats;
+pub(crate) use files::Parents;
 pub use stats::Stats;
 mod unified;
 mod v1;
@@ -403,12 +404,27 @@ impl Manager {
     /// Whether the cgroup is frozen (the container is paused). A cgroup that does not exist
     /// (any more) is not frozen.
     pub fn is_frozen(&self) -> Result<bool> {
+        self.frozen(None)
+    }
+
+    /// [`Manager::is_frozen`] for one of many containers, whose cgroups' parents `parents`
+    /// keeps open.
+    pub(crate) fn is_frozen_among(&self, parents: &mut Parents) -> Result<bool> {
+        self.frozen(Some(parents))
+    }
+
+    /// The read stops at the line that answers (one `read`).
+    fn frozen(&self, parents: Option<&mut Parents>) -> Result<bool> {
         Ok(match self.freezer() {
             Some(Freezer::V1(dir)) => {
-                files::read_in_existing(dir, "freezer.state")?.is_some_and(|s| s == "FROZEN")
+                files::read_in_existing(dir, "freezer.state", parents, |t| t.ends_with(b"\n"))?
+                    .is_some_and(|s| s == "FROZEN")
             }
             Some(Freezer::V2(dir)) => {
-                files::read_in_existing(dir, "cgroup.events")?.is_some_and(|e| v2::frozen(&e))
+                files::read_in_existing(dir, "cgroup.events", parents, |t| {
+                    crate::files::has_line(t, b"frozen ")
+                })?
+                .is_some_and(|e| v2::frozen(&e))
             }
             None => false,
         })

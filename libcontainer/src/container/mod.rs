@@ -3,6 +3,8 @@
 //! operations (pause, resume, update, stats) are in submodules.
 mod cgroup;
 mod exec;
+mod list;
+mod liveness;
 mod options;
 
 pub use exec::{ExecOptions, ExecProcess};
@@ -26,9 +28,10 @@ use crate::error::{IoContext, SysContext};
 use crate::launch::{self, Launch, EXEC_SOCKET};
 use crate::spec::Bundle;
 use crate::state::{now_rfc3339, write_atomic, StateDir};
-use crate::sys::process::{pidfd_open, pidfd_send_signal};
+use crate::sys::process::pidfd_send_signal;
 use crate::timing::Phases;
 use crate::{hooks, id, Error, Result, State, Status};
+use liveness::Identity;
 
 /// Default state root, as runc's is `/run/runc`.
 pub const DEFAULT_ROOT: &str = "/run/berth";
@@ -38,9 +41,8 @@ pub const DEFAULT_ROOT: &str = "/run/berth";
 struct Record {
     id: String,
     pid: i32,
-    /// Init's start time (clock ticks since boot): tells init from a later process that was
-    /// given the same pid.
-    start_time: u64,
+    /// Tells init from a later process that was given the same pid.
+    init: Identity,
     bundle: PathBuf,
     rootfs: PathBuf,
     created: String,
@@ -138,13 +140,13 @@ impl Container {
             launched.kill();
             fail(e)
         };
-        let start_time = proc_start_time(pid)
+        let init = Identity::of(pid, &launched.pidfd)
             .ok_or_else(|| Error::Init("container init died during create".into()))
             .map_err(kill)?;
         let record = Record {
             id: opts.id.clone(),
             pid,
-            start_time,
+            init,
             bundle: bundle.path.clone(),
             rootfs: bundle.rootfs.clone(),
             created: now_rfc3339(),
@@ -186,32 +188,6 @@ impl Container {
         })
     }
 
-    /// Every container under `root`, in directory order; entries that vanish while being read
-    /// (a concurrent delete) are skipped.
-    pub fn list(root: &Path) -> Result<Vec<Container>> {
-        let entries = match std::fs::read_dir(root) {
-            Ok(e) => e,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-            Err(e) => return Err(Error::io("read dir", root, e)),
-        };
-        let mut out = Vec::new();
-        for entry in entries {
-            let entry = entry.ctx("read dir", root)?;
-            let Some(name) = entry.file_name().to_str().map(str::to_owned) else {
-                continue;
-            };
-            if id::validate(&name).is_err() || !entry.path().is_dir() {
-                continue;
-            }
-            match Self::load(root, &name) {
-                Ok(c) => out.push(c),
-                Err(Error::NotExist) => continue,
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(out)
-    }
-
     pub fn id(&self) -> &str {
         &self.record.id
     }
@@ -231,14 +207,26 @@ impl Container {
 
     /// The current status, worked out from init's liveness and the exec socket.
     pub fn status(&self) -> Status {
-        if proc_start_time(self.record.pid) != Some(self.record.start_time) {
+        self.status_with(Manager::is_frozen, || {
+            self.root.join(&self.record.id).join(EXEC_SOCKET).exists()
+        })
+    }
+
+    /// The status, with `frozen` to read the cgroup's freezer and `exec_socket_exists` to tell
+    /// whether init still waits for `start`.
+    fn status_with(
+        &self,
+        frozen: impl FnOnce(&Manager) -> Result<bool>,
+        exec_socket_exists: impl FnOnce() -> bool,
+    ) -> Status {
+        if self.record.init.live(self.record.pid).is_none() {
             return Status::Stopped;
         }
         // Frozen comes first: a created container can be paused too (as with runc).
-        if self.record.cgroup.is_frozen().unwrap_or(false) {
+        if frozen(&self.record.cgroup).unwrap_or(false) {
             return Status::Paused;
         }
-        if self.root.join(&self.record.id).join(EXEC_SOCKET).exists() {
+        if exec_socket_exists() {
             return Status::Created;
         }
         Status::Running
@@ -248,12 +236,11 @@ impl Container {
     /// it in ([`Container::list_states`]).
     pub fn state(&self) -> Result<State> {
         let _dir = self.dir()?;
-        Ok(self.state_unlocked())
+        Ok(self.state_in(self.status()))
     }
 
-    /// The state; the caller holds the state directory's lock.
-    fn state_unlocked(&self) -> State {
-        let status = self.status();
+    /// The state in `status`.
+    fn state_in(&self, status: Status) -> State {
         State {
             oci_version: crate::OCI_VERSION.to_string(),
             id: self.record.id.clone(),
@@ -269,25 +256,6 @@ impl Container {
             annotations: self.record.annotations.clone(),
             owner: String::new(),
         }
-    }
-
-    /// Every container under `root` as `list` shows it: sorted by id, with `owner` — the user
-    /// owning the state directory, named from the host's /etc/passwd (read once, directly, as
-    /// runc does: no NSS modules, which a static build could not load). Containers deleted
-    /// meanwhile are left out.
-    pub fn list_states(root: &Path) -> Result<Vec<State>> {
-        let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-        let mut states = Vec::new();
-        for c in Self::list(root)? {
-            let Ok(dir) = c.dir() else { continue };
-            let mut state = c.state_unlocked();
-            if let Ok(uid) = dir.owner_uid() {
-                state.owner = user_name(&passwd, uid).unwrap_or_else(|| uid.to_string());
-            }
-            states.push(state);
-        }
-        states.sort_by(|a, b| a.id.cmp(&b.id));
-        Ok(states)
     }
 
     /// The runtime-spec state JSON that hooks read.
@@ -363,11 +331,9 @@ impl Container {
 
     fn signal_init(&self, sig: i32) -> Result<()> {
         let pid = self.record.pid;
-        let pidfd = pidfd_open(pid).sys("pidfd_open", pid)?;
-        // The pidfd pins the process: if it is still the one we started, the signal reaches it.
-        if proc_start_time(pid) != Some(self.record.start_time) {
+        let Some(pidfd) = self.record.init.live(pid) else {
             return Err(Error::InvalidState("container not running".into()));
-        }
+        };
         pidfd_send_signal(pidfd.as_fd(), sig).sys("kill", pid)
     }
 
@@ -433,13 +399,9 @@ impl Container {
 
     /// SIGKILLs init (and with `all` every process of the cgroup) and waits until init is gone.
     fn kill_and_wait(&self, all: bool) -> Result<()> {
-        let pid = self.record.pid;
-        let Ok(pidfd) = pidfd_open(pid) else {
+        let Some(pidfd) = self.record.init.live(self.record.pid) else {
             return Ok(()); // already gone
         };
-        if proc_start_time(pid) != Some(self.record.start_time) {
-            return Ok(());
-        }
         if all {
             self.record.cgroup.kill(libc::SIGKILL)?;
         }
@@ -467,15 +429,6 @@ impl Container {
             }
         }
     }
-}
-
-/// The name of `uid` in passwd(5) text.
-fn user_name(passwd: &str, uid: u32) -> Option<String> {
-    passwd.lines().find_map(|line| {
-        let mut f = line.split(':');
-        let name = f.next()?;
-        (f.nth(1)?.parse::<u32>().ok()? == uid).then(|| name.to_string())
-    })
 }
 
 /// A terminal needs a console socket unless the caller stays attached (and then berth would
@@ -517,39 +470,5 @@ fn wait_pidfd(pidfd: &OwnedFd, timeout: Duration) {
             Err(nix::errno::Errno::EINTR) => continue,
             _ => return,
         }
-    }
-}
-
-/// The start time of a live (not zombie) process, from `/proc/<pid>/stat`; `None` if it is
-/// gone or a zombie.
-fn proc_start_time(pid: i32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    let mut fields = rest.split(' ');
-    let state = fields.next()?;
-    if state == "Z" || state == "X" {
-        return None;
-    }
-    // `rest` starts at field 3 (state); starttime is field 22.
-    fields.nth(18)?.parse().ok()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn passwd_lookup() {
-        let passwd = "root:x:0:0:root:/root:/bin/sh\nbob:x:1000:1000::/home/bob:/bin/sh\n";
-        assert_eq!(user_name(passwd, 0).as_deref(), Some("root"));
-        assert_eq!(user_name(passwd, 1000).as_deref(), Some("bob"));
-        assert_eq!(user_name(passwd, 5), None);
-    }
-
-    #[test]
-    fn own_start_time() {
-        assert!(proc_start_time(std::process::id() as i32).is_some());
-        assert!(proc_start_time(i32::MAX).is_none());
     }
 }
