@@ -34,6 +34,7 @@ use std::time::Duration;
 use nix::sys::signal::{kill, Signal};
 use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC, TMPFS_MAGIC};
 use nix::unistd::Pid;
+use oci_spec::runtime::LinuxResources;
 use serde::{Deserialize, Serialize};
 
 use crate::error::SysContext;
@@ -90,11 +91,29 @@ pub(crate) struct Entry {
 impl Entry {
     /// In the new process: moves itself into every v1 hierarchy's cgroup.
     pub fn join_v1(&self) -> Result<()> {
-        for fd in &self.tasks {
-            nix::unistd::write(fd, b"0").sys("write", "cgroup v1 tasks (0: this process)")?;
-        }
-        Ok(())
+        join_v1(&self.tasks)
     }
+}
+
+/// In a new, single-threaded process: moves itself into the v1 cgroups whose `tasks` files the
+/// runtime opened ([`Manager::v1_tasks`]).
+pub(crate) fn join_v1(tasks: &[OwnedFd]) -> Result<()> {
+    for fd in tasks {
+        nix::unistd::write(fd, b"0").sys("write", "cgroup v1 tasks (0: this process)")?;
+    }
+    Ok(())
+}
+
+/// The two parts of making a container's cgroups, around the clone of its init. Init is cloned
+/// into its cgroup2 cgroup, which must exist first; the v1 hierarchies it joins itself, so the
+/// runtime makes them (about 0.5 ms of mkdir and writes for nine hierarchies) while init sets up
+/// its namespaces and mounts, and hands init their `tasks` files when done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Stage {
+    /// The cgroup2 cgroup; on a pure v2 host, the resources too.
+    BeforeClone,
+    /// The v1 hierarchies, then the resources.
+    AfterClone,
 }
 
 /// The cgroup(s) of one container. Serialisable: it is saved in the state record so that later
@@ -237,17 +256,41 @@ impl Manager {
             .expect("a manager has at least one cgroup")
     }
 
-    /// Creates the cgroup(s); an existing cgroup that has processes or is frozen is an error.
-    pub fn create(&self) -> Result<()> {
-        let result = self.try_create();
+    /// Makes the cgroups of one [`Stage`], then, once all exist, writes `resources`. An existing
+    /// cgroup that has processes or is frozen is an error. If [`Stage::BeforeClone`] fails, what
+    /// it made is removed; after the clone the caller removes everything, once init is gone.
+    pub fn create(&self, stage: Stage, resources: &LinuxResources) -> Result<()> {
+        let result = self.make(stage).and_then(|last| match last {
+            true => self.check_not_frozen().and_then(|()| self.set(resources)),
+            false => Ok(()),
+        });
+        if result.is_err() && stage == Stage::BeforeClone {
+            let _ = self.destroy();
+        }
+        result
+    }
+
+    /// Both stages' cgroups, without resources; on error, what was made is removed.
+    #[cfg(test)]
+    pub fn create_dirs(&self) -> Result<()> {
+        let result = self
+            .make(Stage::BeforeClone)
+            .and_then(|_| self.make(Stage::AfterClone))
+            .and_then(|_| self.check_not_frozen());
         if result.is_err() {
             let _ = self.destroy();
         }
         result
     }
 
-    fn try_create(&self) -> Result<()> {
-        for cg in self.all() {
+    /// Makes the cgroups of `stage`; returns whether they were the last to make.
+    fn make(&self, stage: Stage) -> Result<bool> {
+        let (cgroups, last): (Vec<&Cgroup>, bool) = match stage {
+            Stage::BeforeClone => (self.v2.iter().map(|c| &**c).collect(), self.v1.is_empty()),
+            Stage::AfterClone if self.v1.is_empty() => return Ok(false),
+            Stage::AfterClone => (self.v1.iter().collect(), true),
+        };
+        for cg in cgroups {
             let created = files::mkdir_all(&cg.path)?;
             cg.created.set(created);
             if cg.has("cpuset") {
@@ -267,6 +310,10 @@ impl Manager {
                 });
             }
         }
+        Ok(last)
+    }
+
+    fn check_not_frozen(&self) -> Result<()> {
         if self.is_frozen()? {
             return Err(Error::Cgroup {
                 path: self.main_dir().to_path_buf(),
@@ -294,16 +341,24 @@ impl Manager {
 
     /// What a new process of the container needs to enter its cgroups cheaply (see [`Entry`]).
     pub fn entry(&self) -> Result<Entry> {
-        let clone_into = match &self.v2 {
-            Some(cg) => Some(
-                std::fs::File::open(&cg.path)
-                    .map(OwnedFd::from)
-                    .map_err(|e| Error::io("open", &cg.path, e))?,
-            ),
-            None => None,
+        Ok(Entry {
+            clone_into: self.clone_into()?,
+            tasks: self.v1_tasks()?,
+        })
+    }
+
+    /// The cgroup2 cgroup, opened for `clone3(CLONE_INTO_CGROUP)`.
+    pub fn clone_into(&self) -> Result<Option<OwnedFd>> {
+        let Some(cg) = &self.v2 else {
+            return Ok(None);
         };
-        let tasks = self
-            .v1
+        let dir = std::fs::File::open(&cg.path).map_err(|e| Error::io("open", &cg.path, e))?;
+        Ok(Some(dir.into()))
+    }
+
+    /// Each v1 hierarchy's `tasks` file, opened for writing (see [`join_v1`]).
+    pub fn v1_tasks(&self) -> Result<Vec<OwnedFd>> {
+        self.v1
             .iter()
             .map(|cg| {
                 let path = cg.path.join("tasks");
@@ -313,8 +368,7 @@ impl Manager {
                     .map(OwnedFd::from)
                     .map_err(|e| Error::io("open", path, e))
             })
-            .collect::<Result<_>>()?;
-        Ok(Entry { clone_into, tasks })
+            .collect()
     }
 
     /// The pids in the container's cgroup and every cgroup below it.

@@ -32,7 +32,7 @@ fn written_and_read_back() {
     let _host = HOST_ROOT.lock().unwrap_or_else(|e| e.into_inner());
     let mut g = Guard::new(&format!("/{}", name()));
     g.restore_unified_root();
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     let v2 = g.mgr.pure_v2();
     let mut r = deny_all();
     let mut mem = LinuxMemory::default();
@@ -159,7 +159,7 @@ fn v1_device_update_adds_and_removes_exceptions() {
         return;
     }
     let g = Guard::new(&format!("/{}", name()));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     let Some(dir) = g.mgr.v1_dir("devices") else {
         return; // pure v2: see bpf_tests
     };
@@ -183,7 +183,7 @@ fn host_dependent_errors_name_the_field() {
     let _host = HOST_ROOT.lock().unwrap_or_else(|e| e.into_inner());
     let mut g = Guard::new(&format!("/{}", name()));
     g.restore_unified_root();
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     let mut r = LinuxResources::default();
     if g.mgr.pure_v2() {
         let mut m = LinuxMemory::default();
@@ -221,7 +221,7 @@ fn entry_places_a_new_process_everywhere() {
     }
     let name = name();
     let g = Guard::new(&format!("/{name}"));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     let entry = g.mgr.entry().unwrap();
     use std::os::fd::AsFd;
     let (pid, _pidfd) = crate::sys::process::clone3(

@@ -78,7 +78,7 @@ impl Manager {
         }
     }
 
-    /// Writes `resources` into a new cgroup (before the container's init joins it).
+    /// Writes `resources` into a new cgroup (before the container's process starts).
     pub fn set(&self, resources: &LinuxResources) -> Result<()> {
         self.write(resources, false)
     }

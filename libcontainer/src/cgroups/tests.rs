@@ -162,7 +162,7 @@ fn lifecycle() {
     }
     let n = name();
     let mut g = Guard::new(&format!("/{n}"));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     for cg in g.mgr.all() {
         assert!(cg.path.is_dir(), "{}", cg.path.display());
         assert_eq!(cg.created.get(), 1);
@@ -208,7 +208,7 @@ fn kill_while_paused() {
         return;
     }
     let mut g = Guard::new(&format!("/{}", name()));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     g.spawn();
     g.spawn();
     g.mgr.freeze().unwrap();
@@ -230,7 +230,7 @@ fn relative_path_and_parents() {
     }
     let n = name();
     let g = Guard::new(&format!("{n}/a/b"));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     let own = path::memberships(&std::fs::read_to_string("/proc/self/cgroup").unwrap());
     for cg in g.mgr.all() {
         assert!(cg.path.ends_with(format!("{n}/a/b")));
@@ -274,19 +274,19 @@ fn existing_cgroups_are_not_removed_and_busy_ones_refused() {
     }
     let n = name();
     let mut owner = Guard::new(&format!("/{n}"));
-    owner.mgr.create().unwrap();
+    owner.mgr.create_dirs().unwrap();
     owner.spawn();
     // A second manager for the same cgroup: it has a process, so create fails, and the failed
     // create must not remove what it did not make.
     let other = Manager::new(Some(Path::new(&format!("/{n}"))), "x").unwrap();
-    let err = other.create().unwrap_err().to_string();
+    let err = other.create_dirs().unwrap_err().to_string();
     assert!(err.contains("already has processes"), "{err}");
     for cg in owner.mgr.all() {
         assert!(cg.path.is_dir());
     }
     // A child of an existing cgroup: only the child is removed.
     let child = Manager::new(Some(Path::new(&format!("/{n}/c"))), "x").unwrap();
-    child.create().unwrap();
+    child.create_dirs().unwrap();
     for cg in child.all() {
         assert_eq!(cg.created.get(), 1);
     }
@@ -304,10 +304,10 @@ fn frozen_cgroup_is_refused() {
     }
     let n = name();
     let g = Guard::new(&format!("/{n}"));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     g.mgr.freeze().unwrap();
     let other = Manager::new(Some(Path::new(&format!("/{n}"))), "x").unwrap();
-    let err = other.create().unwrap_err().to_string();
+    let err = other.create_dirs().unwrap_err().to_string();
     assert!(err.contains("frozen"), "{err}");
     g.mgr.thaw().unwrap();
 }
@@ -328,7 +328,7 @@ fn cgroups_made_below_the_container_are_removed() {
         return;
     }
     let g = Guard::new(&format!("/{}", name()));
-    g.mgr.create().unwrap();
+    g.mgr.create_dirs().unwrap();
     for cg in g.mgr.all() {
         std::fs::create_dir_all(cg.path.join("sub/deeper")).unwrap();
         std::fs::create_dir(cg.path.join("other")).unwrap();
@@ -348,14 +348,14 @@ fn new_v1_devices_cgroup_gets_exactly_its_rules() {
     }
     let n = name();
     let parent = Guard::new(&format!("/{n}"));
-    parent.mgr.create().unwrap();
+    parent.mgr.create_dirs().unwrap();
     let Some(parent_dir) = parent.mgr.v1_dir("devices") else {
         return; // pure v2: see bpf_tests
     };
     let r = deny_all_but_kmsg_read();
     parent.mgr.set(&r).unwrap();
     let child = Guard::new(&format!("/{n}/c"));
-    child.mgr.create().unwrap();
+    child.mgr.create_dirs().unwrap();
     let child_dir = child.mgr.v1_dir("devices").unwrap();
     assert!(files::read(child_dir, "devices.list")
         .unwrap()

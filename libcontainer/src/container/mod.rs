@@ -23,7 +23,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{Hooks, LinuxPersonality, LinuxResources, LinuxSeccomp, Process};
 use serde::{Deserialize, Serialize};
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Manager, Stage};
 use crate::error::{IoContext, SysContext};
 use crate::launch::{self, Launch, EXEC_SOCKET};
 use crate::spec::Bundle;
@@ -109,20 +109,23 @@ impl Container {
         cgroup: Manager,
         t: &Phases,
     ) -> std::result::Result<Container, (Error, Option<Manager>)> {
-        cgroup.create().map_err(|e| (e, None))?;
-        let fail = |e| (e, Some(cgroup.clone()));
         // Always: without `linux.resources` the container still gets the default device rules
         // (deny all but the standard devices), as with runc.
         let default = LinuxResources::default();
-        let res = bundle
+        let resources = bundle
             .spec
             .linux()
             .as_ref()
             .and_then(|l| l.resources().as_ref())
             .unwrap_or(&default);
-        cgroup.set(res).map_err(fail)?;
-        t.mark("create cgroups, write resources");
+        // The v1 hierarchies follow while init sets up (cgroups::Stage).
+        cgroup
+            .create(Stage::BeforeClone, resources)
+            .map_err(|e| (e, None))?;
+        let fail = |e| (e, Some(cgroup.clone()));
+        t.mark("create the cgroup2 cgroup");
         let launched = launch::launch(&Launch {
+            resources,
             id: &opts.id,
             root: &opts.root,
             bundle,

@@ -5,7 +5,6 @@ use std::io::{Read, Write};
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::{UnixListener, UnixStream};
 
-use crate::cgroups::Entry;
 use crate::error::SysContext;
 use crate::namespaces::{self, Plan};
 use crate::procfs::ProcFs;
@@ -25,8 +24,6 @@ pub(crate) struct Context<'a> {
     pub exec_listener: &'a UnixListener,
     pub console: Option<OwnedFd>,
     pub seccomp: Option<&'a Seccomp>,
-    /// How init moves itself into its v1 cgroups.
-    pub cgroup: &'a Entry,
     /// The connection to the seccomp agent (`listenerPath`), for the notify fd.
     pub seccomp_listener: Option<OwnedFd>,
     pub extra_fds: u32,
@@ -56,6 +53,17 @@ pub(crate) fn run(ctx: Context) -> i32 {
     }
 }
 
+/// Waits until the runtime has made the v1 cgroups, moves init into them through the `tasks`
+/// files it sent, then makes the cgroup namespace (rooted at the cgroup init is in by then).
+fn join_cgroups(channel: &Channel, plan: &Plan) -> Result<()> {
+    match channel.recv_fds()? {
+        (Some(Msg::Cgroups), tasks) => crate::cgroups::join_v1(&tasks)?,
+        (Some(Msg::Error(e)), _) => return Err(Error::Init(e)),
+        _ => return Err(Error::Init("runtime went away".into())),
+    }
+    plan.unshare_cgroup()
+}
+
 /// Where init failed: during setup (reported to `create` on the sync channel) or after
 /// `start` released it (reported to `start` on its connection).
 enum Failure {
@@ -71,7 +79,6 @@ impl From<Error> for Failure {
 
 fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failure> {
     let spec = &ctx.bundle.spec;
-    ctx.cgroup.join_v1()?;
     let pid = match ctx.channel.recv()? {
         Some(Msg::Go(pid)) => pid,
         Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
@@ -80,7 +87,6 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     if ctx.plan.userns() {
         become_root_in_userns(ctx.proc)?;
     }
-    ctx.plan.unshare_cgroup()?;
     if !ctx.no_new_keyring {
         crate::sys::process::join_session_keyring(ctx.id).sys("keyctl", "join session keyring")?;
     }
@@ -92,6 +98,7 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
         no_pivot: ctx.no_pivot,
         userns: ctx.plan.userns(),
         cgroupns: ctx.plan.has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
+        join_cgroups: &|| join_cgroups(ctx.channel, ctx.plan),
     };
     rootfs::prepare(&rootfs)?;
     rootfs::apply_sysctl(&rootfs, ctx.proc)?;

@@ -25,9 +25,9 @@ use std::path::Path;
 
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
-use oci_spec::runtime::{LinuxSeccomp, Process};
+use oci_spec::runtime::{LinuxResources, LinuxSeccomp, Process};
 
-use crate::cgroups::Manager;
+use crate::cgroups::{Manager, Stage};
 use crate::error::{IoContext, SysContext};
 use crate::namespaces::{self, Plan};
 use crate::procfs::ProcFs;
@@ -52,7 +52,9 @@ pub(crate) struct Launch<'a> {
     pub root: &'a Path,
     pub bundle: &'a Bundle,
     pub state_dir: &'a StateDir,
+    /// Made up to [`Stage::BeforeClone`]; `launch` makes the rest, with `resources`.
     pub cgroup: &'a Manager,
+    pub resources: &'a LinuxResources,
     pub console_socket: Option<&'a Path>,
     /// Fds 3.. that pass into the container (LISTEN_FDS plus `--preserve-fds`).
     pub extra_fds: u32,
@@ -97,12 +99,13 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
     let linux_seccomp = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let (seccomp, seccomp_listener) = prepare_seccomp(linux_seccomp, process, l.root)?;
     // Init enters its cgroups without the kernel's slow global migration lock (cgroups::Entry):
-    // cloned into the cgroup2 one, it moves itself into the v1 ones. A joined user namespace
-    // takes away the permission to clone into a cgroup; then the runtime moves it there.
-    let entry = l.cgroup.entry()?;
+    // cloned into the cgroup2 one, it moves itself into the v1 ones, which are made meanwhile.
+    // A joined user namespace takes away the permission to clone into a cgroup; then the
+    // runtime moves it there.
+    let cgroup2 = l.cgroup.clone_into()?;
     let clone_into = match plan.join_userns() {
         true => None,
-        false => entry.clone_into.as_ref().map(|fd| fd.as_fd()),
+        false => cgroup2.as_ref().map(|fd| fd.as_fd()),
     };
     let init_ctx = init::Context {
         id: l.id,
@@ -117,7 +120,6 @@ pub(crate) fn launch(l: &Launch) -> Result<Launched> {
         no_pivot: l.no_pivot,
         no_new_keyring: l.no_new_keyring,
         proc: &proc,
-        cgroup: &entry,
         prepared: &prepared,
         start_at_once: l.start_at_once,
     };
@@ -163,6 +165,15 @@ fn setup(
         l.cgroup.apply_v2(pid.as_raw())?;
     }
     ch.send(&Msg::Go(pid.as_raw()))?;
+    l.cgroup.create(Stage::AfterClone, l.resources)?;
+    if let Err(e) = ch.send_fds(&Msg::Cgroups, &l.cgroup.v1_tasks()?) {
+        // Init is gone: its own error, if it sent one, says more.
+        return Err(match ch.recv() {
+            Ok(Some(Msg::Error(text))) => Error::Init(text),
+            _ => e,
+        });
+    }
+    t.mark("create v1 cgroups, write resources (init sets up meanwhile)");
     loop {
         match ch.recv()? {
             Some(Msg::RunHooks) => {

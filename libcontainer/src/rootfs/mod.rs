@@ -45,6 +45,10 @@ pub(crate) struct RootfsConfig<'a> {
     /// The container has its own cgroup namespace (the `cgroup` mount type mounts fresh
     /// hierarchies instead of binding the container's cgroups).
     pub cgroupns: bool,
+    /// Puts init in its cgroups (and its cgroup namespace): called once, before the first
+    /// `cgroup` mount or bind from `/sys/fs/cgroup`, or else after the last mount; always
+    /// before any device node is made.
+    pub join_cgroups: &'a dyn Fn() -> Result<()>,
 }
 
 /// Checks the rootfs-related fields of the spec (mounts, devices, propagation, paths, sysctl)
@@ -59,7 +63,13 @@ pub(crate) fn validate(spec: &Spec) -> Result<()> {
 pub(crate) fn prepare(cfg: &RootfsConfig) -> Result<()> {
     let host_mounts = mounts::prepare_root(cfg)?;
     let root = paths::Root::open(cfg.rootfs)?;
-    mounts::mount_all(cfg, &root, &host_mounts)?;
+    let joined = std::cell::Cell::new(false);
+    let join = || match joined.replace(true) {
+        false => (cfg.join_cgroups)(),
+        true => Ok(()),
+    };
+    mounts::mount_all(cfg, &root, &host_mounts, &join)?;
+    join()?;
     devices::create(cfg, &root)
 }
 

@@ -53,7 +53,14 @@ pub(super) fn prepare_root(cfg: &RootfsConfig) -> Result<Vec<Entry>> {
 
 /// Performs `mounts` in order.
 /// `host_mounts`: the mount table read by [`prepare_root`] (the host's cgroup hierarchies).
-pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root, host_mounts: &[Entry]) -> Result<()> {
+/// `join_cgroups`: called before a `cgroup` mount or a bind from the host's cgroup tree (it is a
+/// no-op after its first call).
+pub(super) fn mount_all(
+    cfg: &RootfsConfig,
+    root: &Root,
+    host_mounts: &[Entry],
+    join_cgroups: &dyn Fn() -> Result<()>,
+) -> Result<()> {
     let label = crate::lsm::mount_label(cfg.spec);
     for (i, m) in cfg.spec.mounts().iter().flatten().enumerate() {
         let opts = MountOptions::for_mount(i, m.options().as_deref())?;
@@ -61,8 +68,13 @@ pub(super) fn mount_all(cfg: &RootfsConfig, root: &Root, host_mounts: &[Entry]) 
         let dest = m.destination();
         if opts.is_bind() || typ == "bind" {
             let source = bind_source(cfg.bundle, m);
+            // The container's own cgroup directories may be the source.
+            if source.starts_with("/sys/fs/cgroup") {
+                join_cgroups()?;
+            }
             bind(root, &source, dest, &opts)?;
         } else if typ == "cgroup" {
+            join_cgroups()?;
             cgroup::mount(cfg, root, dest, &opts, host_mounts)?;
         } else {
             filesystem(root, m, typ, &opts, label)?;

@@ -109,6 +109,7 @@ fn run(
             userns: mode == Mode::UserNs,
             cgroupns: crate::namespaces::Plan::from_spec(&spec)
                 .has(nix::sched::CloneFlags::CLONE_NEWCGROUP),
+            join_cgroups: &|| Ok(()),
         };
         let steps = || -> Check {
             let mut go = [0u8; 1];

@@ -9,4 +9,5 @@ pub mod mount;
 pub mod process;
 pub mod sched;
 pub mod seccomp;
+pub mod socket;
 pub mod term;
