@@ -165,19 +165,27 @@ fn resolve(program: &Path) -> Result<PathBuf, String> {
     found.ok_or_else(|| format!("{}: not found", program.display()))
 }
 
-/// The tool's scratch directory (bundles, state roots), removed at the end.
+/// The tool's scratch directory (bundles, state roots): a tmpfs (see [`sys::mount_scratch`]),
+/// removed at the end.
 struct Workdir(PathBuf);
 
 impl Workdir {
     fn create() -> Result<Workdir, String> {
         let dir = std::env::temp_dir().join(format!("berth-bench-{}", std::process::id()));
         fs::create_dir_all(&dir).map_err(|e| format!("create {}: {e}", dir.display()))?;
+        if let Err(e) = sys::mount_scratch(&dir) {
+            let _ = fs::remove_dir(&dir);
+            return Err(format!("mount a tmpfs on {}: {e}", dir.display()));
+        }
         Ok(Workdir(dir))
     }
 }
 
 impl Drop for Workdir {
     fn drop(&mut self) {
+        if let Err(e) = sys::unmount_scratch(&self.0) {
+            eprintln!("berth-bench: unmount {}: {e}", self.0.display());
+        }
         if let Err(e) = fs::remove_dir_all(&self.0) {
             eprintln!("berth-bench: remove {}: {e}", self.0.display());
         }

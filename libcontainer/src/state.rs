@@ -8,8 +8,7 @@ use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
-use nix::fcntl::AtFlags;
-use nix::fcntl::{open, openat, Flock, FlockArg, OFlag};
+use nix::fcntl::{open, openat, AtFlags, Flock, FlockArg, OFlag};
 use nix::sys::stat::{fstatat, Mode, SFlag};
 use serde::{Deserialize, Serialize};
 
