@@ -64,6 +64,16 @@ fn join_cgroups(channel: &Channel, plan: &Plan) -> Result<()> {
     plan.unshare_cgroup()
 }
 
+/// Whether the spec has prestart or createRuntime hooks, which the runtime runs in the middle
+/// of init's setup.
+fn has_runtime_hooks(spec: &oci_spec::runtime::Spec) -> bool {
+    spec.hooks().as_ref().is_some_and(|h| {
+        [h.prestart(), h.create_runtime()]
+            .iter()
+            .any(|hooks| hooks.as_ref().is_some_and(|v| !v.is_empty()))
+    })
+}
+
 /// Where init failed: during setup (reported to `create` on the sync channel) or after
 /// `start` released it (reported to `start` on its connection).
 enum Failure {
@@ -105,11 +115,15 @@ fn init(mut ctx: Context) -> std::result::Result<std::convert::Infallible, Failu
     let proc_spec = spec.process().as_ref().expect("validated: process present");
     process::apply_procfs(proc_spec, ctx.proc)?;
 
-    ctx.channel.send(&Msg::RunHooks)?;
-    match ctx.channel.recv()? {
-        Some(Msg::HooksDone) => {}
-        Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
-        _ => return Err(Error::Init("runtime went away".into()).into()),
+    // The runtime runs its hooks now, while init waits; without any, there is nothing to wait
+    // for (the runtime takes Ready in place of RunHooks).
+    if has_runtime_hooks(spec) {
+        ctx.channel.send(&Msg::RunHooks)?;
+        match ctx.channel.recv()? {
+            Some(Msg::HooksDone) => {}
+            Some(Msg::Error(e)) => return Err(Error::Init(e).into()),
+            _ => return Err(Error::Init("runtime went away".into()).into()),
+        }
     }
     let state = super::state_json(ctx.id, pid, ctx.bundle, Status::Creating);
     let h = spec.hooks().as_ref();

@@ -23,7 +23,8 @@ pub(crate) enum Msg {
     /// runtime → init: the v1 cgroups exist, with the resources written. Sent with
     /// [`Channel::send_fds`]: an fd on each hierarchy's `tasks` file, for init to move itself.
     Cgroups,
-    /// init → runtime: namespaces and mounts are ready; run prestart + createRuntime hooks.
+    /// init → runtime: namespaces and mounts are ready; run prestart + createRuntime hooks
+    /// (sent only if there are any).
     RunHooks,
     /// runtime → init: hooks done.
     HooksDone,
