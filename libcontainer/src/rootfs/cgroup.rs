@@ -3,6 +3,7 @@
 //! v1 or hybrid host it is a tmpfs holding one directory per host hierarchy, named as on the
 //! host (`cpu`, `memory`, `systemd`, `unified`): a new mount of the hierarchy when the container
 //! has a cgroup namespace, otherwise a bind of the container's own cgroup directory in it.
+use std::os::fd::AsFd;
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
@@ -10,7 +11,7 @@ use nix::mount::MsFlags;
 use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
 
 use super::mountinfo::Entry;
-use super::mounts::{bind, finish, mount_fs_at};
+use super::mounts::{bind, bind_fresh, finish, fresh_dir, mount_fs_at};
 use super::options::MountOptions;
 use super::paths::{Kind, Root};
 use super::RootfsConfig;
@@ -113,30 +114,37 @@ fn mount_v1(
     mount_fs_at(&target, "tmpfs", "tmpfs", tmpfs_flags, "mode=755")
         .sys("mount", format!("tmpfs on {}", root.describe(dest)))?;
     drop(target);
+    // The new tmpfs: one directory per hierarchy is made and mounted in it directly.
+    let tmpfs = root.open_path(dest).sys("openat2", root.describe(dest))?;
     for h in hierarchies {
         let Some(name) = h.mount_point.file_name() else {
             continue;
         };
         let sub = dest.join(name);
+        let what = || root.describe(&sub);
         let controllers = controllers(h);
         if cgroupns {
-            let target = root.create(&sub, Kind::Dir)?;
+            let target = fresh_dir(tmpfs.as_fd(), Path::new(name), &what)?;
             let data = controllers.join(",");
-            mount_fs_at(&target, &h.fstype, &h.fstype, opts.flags, &data).sys(
-                "mount",
-                format!("{} {data} on {}", h.fstype, root.describe(&sub)),
-            )?;
+            mount_fs_at(&target, &h.fstype, &h.fstype, opts.flags, &data)
+                .sys("mount", format!("{} {data} on {}", h.fstype, what()))?;
         } else {
             let own_path = own_path(own, &controllers).unwrap_or_else(|| PathBuf::from("/"));
             let rel = own_path.strip_prefix(&h.root).unwrap_or(Path::new(""));
-            bind(root, &h.mount_point.join(rel), &sub, &as_bind(opts))?;
+            let source = h.mount_point.join(rel);
+            bind_fresh(
+                tmpfs.as_fd(),
+                Path::new(name),
+                &source,
+                &as_bind(opts),
+                &what,
+            )?;
         }
         // Combined hierarchies (cpu,cpuacct) are also reachable by each controller's name.
         let name = name.to_string_lossy();
         if name.contains(',') {
-            let dir = root.create(dest, Kind::Dir)?;
             for part in name.split(',') {
-                match nix::unistd::symlinkat(name.as_ref(), &dir, part) {
+                match nix::unistd::symlinkat(name.as_ref(), &tmpfs, part) {
                     Ok(()) | Err(Errno::EEXIST) => {}
                     Err(e) => {
                         return Err(Error::sys("symlinkat", root.describe(&dest.join(part)), e))
@@ -146,8 +154,7 @@ fn mount_v1(
         }
     }
     if opts.flags.contains(MsFlags::MS_RDONLY) {
-        let fd = root.open_path(dest).sys("openat2", root.describe(dest))?;
-        let path = super::paths::proc_fd(&fd);
+        let path = super::paths::proc_fd(&tmpfs);
         nix::mount::mount(
             None::<&str>,
             path.as_str(),

@@ -5,7 +5,9 @@ use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::mount::{mount, MsFlags};
+use nix::sys::stat::Mode;
 use nix::sys::statvfs::{statvfs, FsFlags};
 use oci_spec::runtime::Mount;
 
@@ -181,21 +183,38 @@ fn recursive_attr(flags: MsFlags, mut attr: Attr) -> Attr {
 /// attributes.
 pub(super) fn finish(root: &Root, dest: &Path, opts: &MountOptions, bind: bool) -> Result<()> {
     let what = || root.describe(dest);
-    let flags = opts.remount_flags();
-    let remount = bind && !flags.is_empty();
-    if !remount && opts.propagation.is_empty() && opts.recursive.is_empty() {
+    if !needs_finish(opts, bind) {
         return Ok(());
     }
     let fd = root.open_path(dest).sys("openat2", what())?;
+    finish_at(fd.as_fd(), opts, bind, &what)
+}
+
+/// Whether [`finish`] has anything to do.
+fn needs_finish(opts: &MountOptions, bind: bool) -> bool {
+    (bind && !opts.remount_flags().is_empty())
+        || !opts.propagation.is_empty()
+        || !opts.recursive.is_empty()
+}
+
+/// [`finish`] on `fd`, the root of the new mount; `what` names it in errors.
+fn finish_at(
+    fd: BorrowedFd,
+    opts: &MountOptions,
+    bind: bool,
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    let flags = opts.remount_flags();
+    let remount = bind && !flags.is_empty();
     if remount {
-        remount_bind(fd.as_fd(), flags).sys("mount", format!("remount {} {flags:?}", what()))?;
+        remount_bind(fd, flags).sys("mount", format!("remount {} {flags:?}", what()))?;
     }
     for p in &opts.propagation {
         mount(NONE, proc_fd(&fd).as_str(), NONE, *p, NONE)
             .sys("mount", format!("propagation {p:?} of {}", what()))?;
     }
     if !opts.recursive.is_empty() {
-        mount_setattr(fd.as_fd(), true, opts.recursive)
+        mount_setattr(fd, true, opts.recursive)
             .sys("mount_setattr", format!("{} {:?}", what(), opts.recursive))?;
     }
     Ok(())
@@ -243,6 +262,45 @@ fn locked_flags(path: &str, flags: MsFlags) -> nix::Result<MsFlags> {
         }
     }
     Ok(locked - flags)
+}
+
+/// A new directory `name` in `dir`, the root of a tmpfs berth has just mounted (nothing else
+/// can have put a symlink there, so no lookup from the container's root is needed), opened for
+/// a mount onto it.
+pub(super) fn fresh_dir(
+    dir: BorrowedFd,
+    name: &Path,
+    what: &dyn Fn() -> String,
+) -> Result<OwnedFd> {
+    nix::sys::stat::mkdirat(dir, name, Mode::from_bits_truncate(0o755)).sys("mkdirat", what())?;
+    open_dir_at(dir, name).sys("openat", what())
+}
+
+/// `name` in `dir` as an `O_PATH` directory fd, not following a symlink; a mount on it is
+/// crossed, so this is the root of what is mounted there.
+fn open_dir_at(dir: BorrowedFd, name: &Path) -> nix::Result<OwnedFd> {
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
+    nix::fcntl::openat(dir, name, flags, Mode::empty())
+}
+
+/// [`bind`] of the host directory `source` onto a new directory `name` in `dir` (see
+/// [`fresh_dir`]); `what` names the destination in errors.
+pub(super) fn bind_fresh(
+    dir: BorrowedFd,
+    name: &Path,
+    source: &Path,
+    opts: &MountOptions,
+    what: &dyn Fn() -> String,
+) -> Result<()> {
+    let target = fresh_dir(dir, name, what)?;
+    let flags = MsFlags::MS_BIND | (opts.flags & MsFlags::MS_REC);
+    mount(Some(source), proc_fd(&target).as_str(), NONE, flags, NONE)
+        .sys("mount", format!("bind {} on {}", source.display(), what()))?;
+    if !needs_finish(opts, true) {
+        return Ok(());
+    }
+    let mounted = open_dir_at(dir, name).sys("openat", what())?;
+    finish_at(mounted.as_fd(), opts, true, what)
 }
 
 /// Mounts a new `fstype` instance (with the data string `data`) onto `target`.
