@@ -46,7 +46,7 @@ struct Options {
     /// Running containers during the loaded shim cycle [default: 100, --quick: 20].
     #[arg(long)]
     running: Option<usize>,
-    /// Samples per runtime in the `list` and loaded-cycle phases [default: 20, --quick: 5].
+    /// Samples per runtime in the `list` and loaded-cycle phases [default: 40, --quick: 5].
     #[arg(long)]
     samples: Option<usize>,
     /// Smaller defaults: a run of well under a minute.
@@ -96,7 +96,7 @@ fn bench(o: &Options) -> Result<(), String> {
         runtimes.push((name.as_str(), resolve(path)?));
     }
     let (rounds, list) = (o.pick(o.rounds, 50, 5), o.pick(o.list, 1000, 100));
-    let (running, samples) = (o.pick(o.running, 100, 20), o.pick(o.samples, 20, 5));
+    let (running, samples) = (o.pick(o.running, 100, 20), o.pick(o.samples, 40, 5));
 
     // While still single-threaded: the mount namespace, then the rest of the process setup.
     let unified_unmounted =

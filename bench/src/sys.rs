@@ -2,7 +2,7 @@
 //! subreaper bit, waiting (and the peak RSS of a traced child), reaping orphaned container inits, and an interrupt flag.
 use std::os::fd::{AsFd, FromRawFd, OwnedFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
@@ -54,6 +54,45 @@ pub fn mount_scratch(dir: &std::path::Path) -> nix::Result<()> {
 /// Undoes [`mount_scratch`].
 pub fn unmount_scratch(dir: &std::path::Path) -> nix::Result<()> {
     umount2(dir, MntFlags::MNT_DETACH)
+}
+
+/// Waits until the machine is idle again: the kernel finishes much of a container's creation
+/// and removal later, in its own threads (network namespace cleanup, cgroup release, RCU), so
+/// right after making or removing 100 containers the next samples would pay for them. Returns
+/// once two consecutive 100 ms windows were under 15% busy (steal not counted), or after 10 s.
+pub fn settle() {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut quiet_windows = 0;
+    let mut before = cpu_times();
+    while quiet_windows < 2 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        let now = cpu_times();
+        let (busy, total) = (now.0 - before.0, now.1 - before.1);
+        quiet_windows = if total > 0 && busy * 100 < total * 15 {
+            quiet_windows + 1
+        } else {
+            0
+        };
+        before = now;
+    }
+}
+
+/// (busy, total) jiffies of all CPUs from `/proc/stat`; steal is in neither.
+fn cpu_times() -> (u64, u64) {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let fields: Vec<u64> = stat
+        .lines()
+        .next()
+        .unwrap_or("")
+        .split_whitespace()
+        .skip(1)
+        .map(|f| f.parse().unwrap_or(0))
+        .collect();
+    // user nice system idle iowait irq softirq steal ...
+    let get = |i: usize| fields.get(i).copied().unwrap_or(0);
+    let idle = get(3) + get(4);
+    let busy = get(0) + get(1) + get(2) + get(5) + get(6);
+    (busy, busy + idle)
 }
 
 /// Whether `path` is a mount point according to `mountinfo` (field 5 is the mount point).

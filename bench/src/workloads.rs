@@ -199,6 +199,7 @@ impl Bench {
         match result {
             Err(e) => self.series(Metric::List).push(Err(e)),
             Ok(()) => {
+                sys::settle();
                 for _ in 0..samples {
                     sys::check_interrupted()?;
                     let r = self.rt.list().map(ms);
@@ -217,6 +218,7 @@ impl Bench {
         running: usize,
         samples: usize,
     ) -> Result<(), String> {
+        sys::settle();
         self.cycles(Metric::CycleIdle, &bundles.truth, samples)?;
         let mut ids = Vec::with_capacity(running);
         let result = self.populate(running, &mut ids, |rt, id| {
@@ -226,7 +228,10 @@ impl Bench {
         sys::check_interrupted()?;
         match result {
             Err(e) => self.series(Metric::CycleBusy).push(Err(e)),
-            Ok(()) => self.cycles(Metric::CycleBusy, &bundles.truth, samples)?,
+            Ok(()) => {
+                sys::settle();
+                self.cycles(Metric::CycleBusy, &bundles.truth, samples)?
+            }
         }
         self.remove_all(&ids);
         Ok(())
