@@ -124,6 +124,11 @@ fn bench(o: &Options) -> Result<(), String> {
     workloads::rounds(&mut benches, &bundles, rounds, &mut floor, &work.0)?;
     // Before `list`: the teardown of its many containers keeps the kernel busy for a while.
     eprintln!("shim cycle with no and {running} running containers, one runtime at a time");
+    if let Some(first) = benches.first_mut() {
+        if let Err(e) = first.warm_up(&bundles, running) {
+            eprintln!("  warm-up: {e}");
+        }
+    }
     for b in &mut benches {
         b.busy_phase(&bundles, running, samples)?;
     }

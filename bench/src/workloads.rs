@@ -211,6 +211,19 @@ impl Bench {
         Ok(())
     }
 
+    /// Makes and removes `running` sleep containers, untimed: the first time a machine holds
+    /// that many, the kernel grows caches and pools that later ones reuse, and without this
+    /// warm-up the runtime whose loaded phase came first would pay for it.
+    pub fn warm_up(&mut self, bundles: &Bundles, running: usize) -> Result<(), String> {
+        let mut ids = Vec::with_capacity(running);
+        let result = self.populate(running, &mut ids, |rt, id| {
+            rt.create(&bundles.sleep, id)?;
+            rt.call("start", id).map(|_| ())
+        });
+        self.remove_all(&ids);
+        result
+    }
+
     /// The cycle with no other container, then with `running` sleep containers.
     pub fn busy_phase(
         &mut self,
