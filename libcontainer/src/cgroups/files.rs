@@ -4,10 +4,10 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use nix::fcntl::OFlag;
 use nix::sys::stat::Mode;
-use std::time::{Duration, Instant};
 
 pub(super) use crate::files::read_whole;
 use crate::{Error, Result};
