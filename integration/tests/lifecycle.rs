@@ -81,8 +81,8 @@ fn process_exit_stops_the_container() {
 /// `kill <id> KILL`, `kill <id> 9` (containerd) and `kill <id> SIGKILL` all kill init.
 /// `list` as scripts and engines parse it: every container of the root, sorted by id, in its
 /// own status (an exited init not yet reaped is stopped, with pid 0), owned by root; `-q` gives
-/// the ids alone. Neither a state directory without a record (a create in progress) nor one
-/// whose lock another command holds keeps it from answering.
+/// the ids alone. Neither a state directory without a record (a create in progress), nor one
+/// whose lock another command holds, nor a broken record (a warning) keeps it from answering.
 #[test]
 fn list_shows_every_container_in_its_status() {
     let t = TestEnv::new("list");
@@ -104,6 +104,9 @@ fn list_shows_every_container_in_its_status() {
         berth_integration::paths::hang_limit()
     ));
     fs::create_dir(t.rt.root.join("being-created")).unwrap();
+    let broken = t.rt.root.join("broken");
+    fs::create_dir(&broken).unwrap();
+    fs::write(broken.join("state.json"), "{not json").unwrap();
     let _held = nix::fcntl::Flock::lock(
         fs::File::open(t.rt.root.join(&running.id)).unwrap(),
         nix::fcntl::FlockArg::LockExclusive,
@@ -112,6 +115,12 @@ fn list_shows_every_container_in_its_status() {
 
     let out = t.call_here(["list", "--format", "json"]).run();
     let listed: Vec<serde_json::Value> = serde_json::from_str(out.ok().stdout.trim()).unwrap();
+    // runc prints the warning on stderr; berth logs it (here to the --log file).
+    let warned = out.stderr.contains("broken")
+        || out.log.iter().any(|l| {
+            l["level"] == "warning" && l["msg"].as_str().is_some_and(|m| m.contains("broken"))
+        });
+    assert!(warned, "no warning about the broken record: {out}");
     let mut want: Vec<(&str, &str)> = vec![
         (&created.id, "created"),
         (&running.id, "running"),
@@ -146,6 +155,7 @@ fn list_shows_every_container_in_its_status() {
     let ids: Vec<&str> = quiet.ok().stdout.lines().collect();
     assert_eq!(ids, want.iter().map(|w| w.0).collect::<Vec<_>>());
     t.call(paused, ["resume", &paused.id]).run().ok();
+    fs::remove_dir_all(&broken).unwrap();
 }
 
 #[test]

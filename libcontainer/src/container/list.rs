@@ -46,14 +46,18 @@ impl Container {
 }
 
 /// The containers of the state root `dir` (at `root`), each with the uid that owns its state
-/// directory.
+/// directory. A record that cannot be read is a warning, as in runc: one broken state directory
+/// does not hide every other container from an engine.
 fn scan(dir: &StateRoot, root: &Path) -> Result<Vec<(Container, u32)>> {
     let mut out = Vec::new();
     for (id, uid) in dir.entries()? {
         let record: Record = match dir.load(&id) {
             Ok(r) => r,
             Err(Error::NotExist) => continue,
-            Err(e) => return Err(e),
+            Err(e) => {
+                tracing::warn!("load container {id}: {e}");
+                continue;
+            }
         };
         let container = Container {
             root: root.to_path_buf(),
