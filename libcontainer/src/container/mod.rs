@@ -123,7 +123,7 @@ impl Container {
             .create(Stage::BeforeClone, resources)
             .map_err(|e| (e, None))?;
         let fail = |e| (e, Some(cgroup.clone()));
-        t.mark("create the cgroup2 cgroup");
+        t.mark("create cgroups that init is cloned into (cgroup2)");
         let launched = launch::launch(&Launch {
             resources,
             id: &opts.id,

@@ -173,7 +173,7 @@ fn setup(
             _ => e,
         });
     }
-    t.mark("create v1 cgroups, write resources (init sets up meanwhile)");
+    t.mark("create v1 cgroups and write resources, while init mounts");
     loop {
         match ch.recv()? {
             Some(Msg::RunHooks) => {
