@@ -123,14 +123,22 @@ fn bench(o: &Options) -> Result<(), String> {
     let mut floor = Series::default();
     workloads::rounds(&mut benches, &bundles, rounds, &mut floor, &work.0)?;
     // Before `list`: the teardown of its many containers keeps the kernel busy for a while.
-    eprintln!("shim cycle with no and {running} running containers, one runtime at a time");
+    eprintln!(
+        "shim cycle with no and {running} running containers, one runtime at a time, in turns"
+    );
     if let Some(first) = benches.first_mut() {
         if let Err(e) = first.warm_up(&bundles, running) {
             eprintln!("  warm-up: {e}");
         }
     }
-    for b in &mut benches {
-        b.busy_phase(&bundles, running, samples)?;
+    // In turns, a few times over: the machine drifts over a run by more than the 10% this
+    // phase is about, and one long stretch per runtime would charge the drift to one of them.
+    let n = benches.len();
+    for turn in 0..workloads::BUSY_TURNS {
+        let per_turn = samples.div_ceil(workloads::BUSY_TURNS);
+        for i in 0..n {
+            benches[(turn + i) % n].busy_phase(&bundles, running, per_turn)?;
+        }
     }
     eprintln!("`list` with {list} created containers, one runtime at a time");
     for b in &mut benches {

@@ -53,9 +53,10 @@ pub fn render(setup: &Setup, benches: &[Bench], floor: &Series, scratch: &Path) 
          spawn to reaped exit. Bundle: busybox-static, `runc spec` config with \
          `terminal: false`, no `linux.resources`; bundles and state roots on a tmpfs, as \
          state is in `/run` on a systemd host. The `list` and {}-running phases run one \
-         runtime at a time, {} samples each, each sampling once the machine is idle again \
-         (the kernel finishes making and removing containers in its own threads), after an \
-         untimed warm-up that makes and removes that many running containers once.\n- cells: min / median / mean; ratios of medians \
+         runtime at a time, {} samples each (the running phase in three turns per runtime, \
+         taken in rotation, after an untimed warm-up that makes and removes that many running \
+         containers once), each sampling once the machine is idle again (the kernel finishes \
+         making and removing containers in its own threads).\n- cells: min / median / mean; ratios of medians \
          (below 1: berth is faster or smaller).\n- full run: {:.0} s\n\n",
         setup.rounds, setup.running, setup.phase_samples, setup.elapsed_s
     );

@@ -224,7 +224,8 @@ impl Bench {
         result
     }
 
-    /// The cycle with no other container, then with `running` sleep containers.
+    /// One turn of the loaded phase (there are [`BUSY_TURNS`]): `samples` cycles with no other
+    /// container, then `samples` with `running` sleep containers, which are removed again.
     pub fn busy_phase(
         &mut self,
         bundles: &Bundles,
@@ -233,6 +234,9 @@ impl Bench {
     ) -> Result<(), String> {
         sys::settle();
         self.cycles(Metric::CycleIdle, &bundles.truth, samples)?;
+        if self.failed(Metric::CycleBusy) {
+            return Ok(());
+        }
         let mut ids = Vec::with_capacity(running);
         let result = self.populate(running, &mut ids, |rt, id| {
             rt.create(&bundles.sleep, id)?;
@@ -305,6 +309,9 @@ impl Bench {
         }
     }
 }
+
+/// How many turns the runtimes take at the loaded phase.
+pub const BUSY_TURNS: usize = 3;
 
 /// The interleaved rounds: round r runs the runtimes in the order rotated by r, after one
 /// untimed warm-up run each, and times the floor once per round.
