@@ -5,7 +5,6 @@
 //! own status in /proc, just before the clone, so that the clone resets exactly those instead
 //! of every signal and set.
 use std::fs::File;
-use std::io::Read;
 
 use nix::errno::Errno;
 
@@ -27,21 +26,10 @@ impl Inherited {
     /// Reads the calling thread's status only as far as the lines needed.
     pub(super) fn of_runtime() -> Result<Inherited> {
         let mut file = File::open(STATUS).ctx("open", STATUS)?;
-        let mut buf = vec![0u8; 4096];
-        let mut len = 0;
-        loop {
-            if len == buf.len() {
-                buf.resize(2 * len, 0);
-            }
-            let n = file.read(&mut buf[len..]).ctx("read", STATUS)?;
-            len += n;
-            if let Some(inherited) = Inherited::parse(&buf[..len], n == 0) {
-                return Ok(inherited);
-            }
-            if n == 0 {
-                return Err(Error::sys("read", STATUS, Errno::ENODATA));
-            }
-        }
+        let status = crate::files::read_until(&mut file, |t| Inherited::parse(t, false).is_some())
+            .ctx("read", STATUS)?;
+        // Stopped early (the lines were there) or at the end of the file.
+        Inherited::parse(&status, true).ok_or_else(|| Error::sys("read", STATUS, Errno::ENODATA))
     }
 
     /// The masks from the beginning of a status file, once their lines are complete. Kernels

@@ -189,7 +189,7 @@ fn controllers(h: &Entry) -> Vec<String> {
 /// `/proc/self/cgroup` as (controllers, path) pairs; cgroup2 has empty controllers.
 fn own_cgroups() -> Result<Vec<(String, PathBuf)>> {
     let file = "/proc/self/cgroup";
-    let text = std::fs::read_to_string(file).ctx("read", file)?;
+    let text = crate::files::read_whole(Path::new(file)).ctx("read", file)?;
     Ok(text
         .lines()
         .filter_map(|l| {

@@ -19,7 +19,7 @@ pub(super) struct Entry {
 
 pub(super) fn read() -> Result<Vec<Entry>> {
     let path = "/proc/self/mountinfo";
-    let text = std::fs::read_to_string(path).ctx("read", path)?;
+    let text = crate::files::read_whole(Path::new(path)).ctx("read", path)?;
     Ok(parse(&text))
 }
 
